@@ -2,9 +2,9 @@
  * The key-set port: one `IssuerKeySet` per configured issuer, whatever the key source.
  * The signature verifier asks it for the key that matches a token's header.
  */
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
 
-export type VerificationKey = CryptoKey | KeyObject;
+export type VerificationKey = webcrypto.CryptoKey | KeyObject;
 
 export type KeyLookup =
   | {
