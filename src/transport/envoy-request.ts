@@ -1,0 +1,143 @@
+/**
+ * Envoy CheckRequest (as decoded by proto.ts, or any caller-built object) -> CheckInput.
+ *
+ * The request is untrusted data of unknown shape: nothing here throws, whatever it is given.
+ * Only the headers the decision reads are kept, so memory stays bounded by the limits, not by
+ * what the caller sent. Envoy sends headers one of two ways and both are read:
+ * - `attributes.request.http.headers`: a map, lower-case names, repeated headers joined by ',';
+ * - `attributes.request.http.header_map.headers[]`: key + raw_value bytes, one entry per header
+ *   line, duplicates kept apart (Envoy's `encode_raw_headers: true`).
+ * Values from both are concatenated in that order, so a header present in both counts twice
+ * (two authorization values are two tokens, which the pipeline refuses).
+ */
+import { Buffer } from 'node:buffer';
+import type { CheckInput } from '../decision/types.js';
+
+/** The only request headers the decision pipeline reads. */
+export const DECISION_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'x-forwarded-client-cert',
+  'traceparent',
+  'tracestate',
+  'x-request-id',
+  'x-hopguard-workload',
+]);
+
+/**
+ * Stands in for a kept header whose value exceeded `maxHeaderBytes`, or for `authorization`
+ * when more than `maxHeaders` decision headers arrived. Dropping such a value could turn a
+ * denial into an allow (a second token silently gone), so the marker stays in its place. It is
+ * one Bearer credential that is not a JWS: a pipeline unaware of it denies `token_malformed`;
+ * the pipeline maps it to `token_too_large`.
+ */
+export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
+
+export interface RequestLimits {
+  /** At most this many decision-header values are kept. */
+  readonly maxHeaders: number;
+  /** A single header value longer than this (in bytes) is replaced by OVERSIZE_HEADER_VALUE. */
+  readonly maxHeaderBytes: number;
+}
+
+type UnknownRecord = Readonly<Record<string, unknown>>;
+
+function recordAt(value: unknown, key: string): UnknownRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const child = (value as UnknownRecord)[key];
+  return typeof child === 'object' && child !== null && !Array.isArray(child) ? (child as UnknownRecord) : undefined;
+}
+
+function stringAt(value: UnknownRecord | undefined, key: string): string {
+  const child = value?.[key];
+  return typeof child === 'string' ? child : '';
+}
+
+/** Collects kept header values under the two limits. */
+class HeaderCollector {
+  readonly headers = new Map<string, string[]>();
+  private kept = 0;
+  private overflowed = false;
+
+  constructor(private readonly limits: RequestLimits) {}
+
+  /** `value` is a string, or raw bytes (read as latin1 so every byte maps to one character). */
+  add(name: unknown, value: unknown): void {
+    if (this.overflowed || typeof name !== 'string') return;
+    // Names are short; anything long cannot be one of ours and is not worth lower-casing.
+    if (name.length > 64) return;
+    const lowerName = name.toLowerCase();
+    if (!DECISION_HEADERS.has(lowerName)) return;
+    let text: string;
+    if (typeof value === 'string') {
+      text = Buffer.byteLength(value, 'utf8') > this.limits.maxHeaderBytes ? OVERSIZE_HEADER_VALUE : value;
+    } else if (value instanceof Uint8Array) {
+      text = value.byteLength > this.limits.maxHeaderBytes ? OVERSIZE_HEADER_VALUE : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+    } else {
+      return;
+    }
+    if (this.kept >= this.limits.maxHeaders) {
+      // More decision headers than any honest request carries: make sure the check denies.
+      this.overflowed = true;
+      this.headers.set('authorization', [OVERSIZE_HEADER_VALUE]);
+      return;
+    }
+    this.kept += 1;
+    const values = this.headers.get(lowerName);
+    if (values === undefined) this.headers.set(lowerName, [text]);
+    else values.push(text);
+  }
+}
+
+function collectHeaders(http: UnknownRecord | undefined, limits: RequestLimits): Map<string, string[]> {
+  const collector = new HeaderCollector(limits);
+  const joined = recordAt(http, 'headers');
+  if (joined !== undefined) {
+    for (const name of Object.keys(joined)) collector.add(name, joined[name]);
+  }
+  const entries = recordAt(http, 'header_map')?.headers;
+  if (Array.isArray(entries)) {
+    for (const entry of entries as unknown[]) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const { key, value, raw_value: rawValue } = entry as UnknownRecord;
+      // Envoy fills raw_value only; a hand-built request may use value instead.
+      const hasRaw = rawValue instanceof Uint8Array && (rawValue.byteLength > 0 || typeof value !== 'string');
+      collector.add(key, hasRaw ? rawValue : value);
+    }
+  }
+  return collector.headers;
+}
+
+/**
+ * Context extensions come from Envoy's route configuration (operator data, not the caller's),
+ * so every string entry is kept; `Object.fromEntries` makes even `__proto__` a plain key.
+ */
+function collectContextExtensions(attributes: UnknownRecord | undefined): Record<string, string> {
+  const extensions = recordAt(attributes, 'context_extensions');
+  if (extensions === undefined) return {};
+  return Object.fromEntries(Object.entries(extensions).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
+/** A request that nothing allows: no workload, no headers. */
+function unreadable(): CheckInput {
+  return { headers: new Map(), contextExtensions: {}, destinationPrincipal: '', sourcePrincipal: '', sourceCertificate: '' };
+}
+
+export function checkInputFrom(request: unknown, limits: RequestLimits): CheckInput {
+  try {
+    const attributes = recordAt(request, 'attributes');
+    const source = recordAt(attributes, 'source');
+    const destination = recordAt(attributes, 'destination');
+    const http = recordAt(recordAt(attributes, 'request'), 'http');
+    return {
+      headers: collectHeaders(http, limits),
+      contextExtensions: collectContextExtensions(attributes),
+      destinationPrincipal: stringAt(destination, 'principal'),
+      sourcePrincipal: stringAt(source, 'principal'),
+      sourceCertificate: stringAt(source, 'certificate'),
+    };
+  } catch {
+    // Only a hostile object (throwing getter, revoked proxy) gets here; half-read input could
+    // have lost a second token, so fall back to one that is denied workload_unknown.
+    return unreadable();
+  }
+}
