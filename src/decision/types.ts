@@ -133,4 +133,6 @@ export interface AuditFields {
   readonly jti: string;
   readonly sub: string;
   readonly source: string;
+  /** The replay store failed and `onStoreError: allow` let the request through. */
+  readonly storeError: boolean;
 }

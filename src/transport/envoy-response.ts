@@ -29,7 +29,7 @@ export function checkResponseFrom(decision: Decision): CheckResponse {
       source: metadata.source,
     };
     if (decision.shadowReason !== null) dynamicMetadata.shadowReason = decision.shadowReason;
-    if (metadata.storeError) dynamicMetadata.storeError = true;
+    if (decision.audit.storeError) dynamicMetadata.storeError = true;
     return {
       status: { code: GRPC_OK },
       ok_response: {

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/** hopguard's command line: serve | validate | explain | check (see SPEC.md "Commands"). */
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile } from './config/load.js';
+import type { HopguardConfig } from './config/types.js';
+import { parseCommand, USAGE, UsageError, type Command } from './cli/args.js';
+import { sendCheck } from './cli/check.js';
+import { explainDecision, formatExplanation } from './cli/explain.js';
+import { createDemo, demoBanner } from './demo/demo.js';
+import { startHopguard } from './server.js';
+
+const EXIT_ALLOW = 0;
+const EXIT_DENY = 1;
+const EXIT_ERROR = 2;
+
+async function configOrExit(path: string): Promise<HopguardConfig> {
+  const loaded = await loadConfigFile(path);
+  if (!loaded.ok) {
+    for (const error of loaded.errors) process.stderr.write(`${error}\n`);
+    process.exit(EXIT_DENY);
+  }
+  return loaded.config;
+}
+
+async function serve(configPath: string | null): Promise<void> {
+  const demo = configPath === null ? await createDemo() : null;
+  const config = demo?.config ?? (await configOrExit(configPath as string));
+  const running = await startHopguard(config);
+  process.stdout.write(`hopguard listening: grpc ${running.grpcAddress}\n`);
+  if (demo) process.stdout.write(`${demoBanner(demo, fileURLToPath(import.meta.url))}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`hopguard: ${signal}, draining\n`);
+    await running.close();
+    await demo?.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  if (configPath !== null) {
+    process.on('SIGHUP', () => {
+      void loadConfigFile(configPath).then(async (loaded) => {
+        if (!loaded.ok) {
+          process.stderr.write(`hopguard: reload refused, keeping the running config:\n  ${loaded.errors.join('\n  ')}\n`);
+          return;
+        }
+        await running.reload(loaded.config);
+        process.stdout.write('hopguard: config reloaded\n');
+      });
+    });
+  }
+}
+
+async function run(command: Command): Promise<number | null> {
+  switch (command.name) {
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT_ALLOW;
+    case 'serve':
+      await serve(command.configPath);
+      return null;
+    case 'validate': {
+      const loaded = await loadConfigFile(command.configPath);
+      if (loaded.ok) {
+        process.stdout.write(`${command.configPath}: valid (${loaded.config.issuers.size} issuer(s), ${loaded.config.workloads.size} workload(s))\n`);
+        return EXIT_ALLOW;
+      }
+      for (const error of loaded.errors) process.stdout.write(`${error}\n`);
+      return EXIT_DENY;
+    }
+    case 'explain': {
+      const config = await configOrExit(command.configPath);
+      const decision = await explainDecision(config, command);
+      process.stdout.write(`${formatExplanation(decision)}\n`);
+      return decision.allowed ? EXIT_ALLOW : EXIT_DENY;
+    }
+    case 'check': {
+      try {
+        const summary = await sendCheck(command);
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        return summary.allowed ? EXIT_ALLOW : EXIT_DENY;
+      } catch (error) {
+        process.stderr.write(`hopguard check: ${(error as Error).message}\n`);
+        return EXIT_ERROR;
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  let command: Command;
+  try {
+    command = parseCommand(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`hopguard: ${error.message}\n${USAGE}\n`);
+      process.exit(EXIT_ERROR);
+    }
+    throw error;
+  }
+  const code = await run(command);
+  if (code !== null) process.exit(code);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`hopguard: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(EXIT_ERROR);
+});

@@ -1,0 +1,235 @@
+/**
+ * Turns a schema-valid raw config into a `HopguardConfig`: defaults applied, durations in
+ * milliseconds, `defaults` merged under every workload, cross-references checked.
+ */
+import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
+import { parseDuration } from './duration.js';
+import type { RawClaimRule, RawConfig, RawIssuer, RawWorkload } from './schema.js';
+import type {
+  ClaimRequirement,
+  ClaimRule,
+  HopguardConfig,
+  IssuerConfig,
+  JwsAlgorithm,
+  KeySource,
+  SourceAllowlist,
+  WorkloadConfig,
+} from './types.js';
+
+export const DEFAULT_LISTEN_GRPC = '0.0.0.0:9191';
+export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
+export const DEFAULT_CLOCK_SKEW_MS = 30_000;
+/** Types accepted when an issuer names none: absent, JWT and RFC 9068 access tokens. */
+const DEFAULT_TYPES: readonly (string | null)[] = [null, 'jwt', 'at+jwt'];
+
+export interface ConfigError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export type ResolveResult = { ok: true; config: HopguardConfig } | { ok: false; errors: ConfigError[] };
+
+/** A duration the schema already accepted; the fallback only serves absent keys. */
+function ms(text: string | undefined, fallback: number): number {
+  return text === undefined ? fallback : (parseDuration(text) ?? fallback);
+}
+
+/** `application/at+jwt` and `AT+JWT` both mean `at+jwt` (RFC 7515 §4.1.9). */
+export function normaliseType(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+function keySourceOf(raw: RawIssuer): KeySource {
+  if (raw.jwksUri !== undefined) return { kind: 'uri', uri: raw.jwksUri };
+  if (raw.jwks !== undefined) return { kind: 'inline', jwks: raw.jwks };
+  if (raw.jwksFile !== undefined) return { kind: 'file', path: raw.jwksFile };
+  return { kind: 'discovery' };
+}
+
+function resolveIssuer(raw: RawIssuer): IssuerConfig {
+  const cache = raw.jwksCache ?? {};
+  return {
+    issuer: raw.issuer,
+    source: keySourceOf(raw),
+    algorithms: [...new Set(raw.algorithms)] as JwsAlgorithm[],
+    types: new Set(raw.types ? raw.types.map((t) => (t === '' ? null : normaliseType(t))) : DEFAULT_TYPES),
+    jwksCache: {
+      minTtlMs: ms(cache.minTtl, DEFAULT_JWKS_CACHE.minTtlMs),
+      maxTtlMs: ms(cache.maxTtl, DEFAULT_JWKS_CACHE.maxTtlMs),
+      unknownKidCooldownMs: ms(cache.unknownKidCooldown, DEFAULT_JWKS_CACHE.unknownKidCooldownMs),
+      maxStaleMs: ms(cache.maxStale, DEFAULT_JWKS_CACHE.maxStaleMs),
+      timeoutMs: ms(cache.timeout, DEFAULT_JWKS_CACHE.timeoutMs),
+      maxBytes: cache.maxBytes ?? DEFAULT_JWKS_CACHE.maxBytes,
+    },
+    caFile: raw.caFile ?? null,
+    tokenFile: raw.tokenFile ?? null,
+    spiffeBundle: raw.spiffeBundle ?? false,
+    profile: raw.profile ?? 'generic',
+  };
+}
+
+export function allowlistOf(entries: readonly string[]): SourceAllowlist {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const entry of entries) {
+    // `ns/shop/*` keeps its slash so that it cannot match `ns/shopping/...`.
+    if (entry.endsWith('/*')) prefixes.push(entry.slice(0, -1));
+    else exact.add(entry);
+  }
+  return { exact, prefixes };
+}
+
+function claimRuleOf(raw: RawClaimRule): ClaimRule {
+  if ('equals' in raw) return { kind: 'equals', value: raw.equals };
+  if ('oneOf' in raw) return { kind: 'oneOf', values: raw.oneOf };
+  if ('contains' in raw) return { kind: 'contains', value: raw.contains };
+  if ('exists' in raw) return { kind: 'exists' };
+  return { kind: 'prefix', value: raw.prefix };
+}
+
+type WorkloadFields = Omit<RawWorkload, 'id'>;
+
+function resolveWorkload(
+  raw: RawWorkload,
+  defaults: WorkloadFields,
+  allIssuers: readonly string[],
+): WorkloadConfig {
+  // `defaults` sits under each workload: a workload's own key wins, whole values (no deep merge).
+  const merged: WorkloadFields = { ...defaults, ...stripUndefined(raw) };
+  const claims: ClaimRequirement[] = Object.entries(merged.claims ?? {}).map(([name, rule]) => ({
+    name,
+    path: name.split('.'),
+    rule: claimRuleOf(rule),
+  }));
+  const forward = merged.forward ?? {};
+  return {
+    id: raw.id,
+    audiences: merged.audiences ?? [raw.id],
+    issuers: new Set(merged.issuers ?? allIssuers),
+    sources: merged.sources ? allowlistOf(merged.sources) : null,
+    replay: merged.replay ?? 'source-bound',
+    clockSkewMs: ms(merged.clockSkew, DEFAULT_CLOCK_SKEW_MS),
+    maxTokenAgeMs: merged.maxTokenAge === undefined ? null : ms(merged.maxTokenAge, 0),
+    claims,
+    mode: merged.mode ?? 'enforce',
+    trustForwardedClientCert: merged.trustForwardedClientCert ?? false,
+    subjectMustMatchSource: merged.subjectMustMatchSource ?? false,
+    singleAudience: merged.singleAudience ?? false,
+    maxDelegationDepth: merged.maxDelegationDepth ?? null,
+    allowedActors: merged.allowedActors ? allowlistOf(merged.allowedActors) : null,
+    forward: {
+      claimsToHeaders: Object.entries(forward.claimsToHeaders ?? {}),
+      removeAuthorization: forward.removeAuthorization ?? false,
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Headers hopguard sets itself; a claimsToHeaders entry must not overwrite them. */
+const RESERVED_HEADERS = new Set(['x-hopguard-sub', 'x-hopguard-iss', 'x-hopguard-workload', 'x-hopguard-shadow-reason']);
+const FORBIDDEN_HEADERS = new Set(['host', 'authorization', 'content-length', 'transfer-encoding', 'connection']);
+
+export function resolveConfig(raw: RawConfig): ResolveResult {
+  const errors: ConfigError[] = [];
+  const issuers = new Map<string, IssuerConfig>();
+  raw.issuers.forEach((rawIssuer, index) => {
+    if (issuers.has(rawIssuer.issuer)) {
+      errors.push({ path: `issuers[${index}].issuer`, message: `duplicate issuer ${rawIssuer.issuer}` });
+      return;
+    }
+    issuers.set(rawIssuer.issuer, resolveIssuer(rawIssuer));
+  });
+
+  const defaults = stripUndefined(raw.defaults ?? {}) as WorkloadFields;
+  const workloads = new Map<string, WorkloadConfig>();
+  raw.workloads.forEach((rawWorkload, index) => {
+    const at = `workloads[${index}]`;
+    if (workloads.has(rawWorkload.id)) {
+      errors.push({ path: `${at}.id`, message: `duplicate workload ${rawWorkload.id}` });
+      return;
+    }
+    const workload = resolveWorkload(rawWorkload, defaults, [...issuers.keys()]);
+    for (const issuer of workload.issuers) {
+      if (!issuers.has(issuer)) {
+        errors.push({ path: `${at}.issuers`, message: `names issuer ${issuer}, which is not configured` });
+      }
+    }
+    for (const [claim, header] of workload.forward.claimsToHeaders) {
+      if (RESERVED_HEADERS.has(header) || FORBIDDEN_HEADERS.has(header) || header.startsWith(':')) {
+        errors.push({ path: `${at}.forward.claimsToHeaders.${claim}`, message: `may not set header ${header}` });
+      }
+    }
+    workloads.set(workload.id, workload);
+  });
+
+  for (const [index, issuer] of [...issuers.values()].entries()) {
+    const cache = issuer.jwksCache;
+    if (cache.minTtlMs > cache.maxTtlMs) {
+      errors.push({ path: `issuers[${index}].jwksCache.minTtl`, message: 'must not exceed maxTtl' });
+    }
+    if (issuer.source.kind === 'discovery' && !/^https?:\/\//.test(issuer.issuer)) {
+      errors.push({ path: `issuers[${index}].discovery`, message: 'needs an http(s) issuer URL' });
+    }
+  }
+
+  const replay = raw.replay ?? {};
+  const redis = replay.redis ?? {};
+  const limits = raw.limits ?? {};
+  const workers = raw.workers ?? 1;
+  const store = replay.store ?? 'memory';
+  if (store === 'memory' && workers !== 1) {
+    errors.push({
+      path: 'replay.store',
+      message: 'memory cannot hold replay state across several workers; use redis or workers: 1',
+    });
+  }
+  if (store === 'redis' && redis.url === undefined && redis.sentinels === undefined && redis.cluster === undefined) {
+    errors.push({ path: 'replay.redis.url', message: 'is required with store: redis' });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  return {
+    ok: true,
+    config: {
+      listen: {
+        grpc: raw.listen?.grpc ?? DEFAULT_LISTEN_GRPC,
+        http: raw.listen?.http ?? null,
+        admin: raw.listen?.admin ?? null,
+      },
+      issuers,
+      workloads,
+      replay: {
+        store,
+        redis: {
+          url: redis.url ?? 'redis://127.0.0.1:6379',
+          passwordFile: redis.passwordFile ?? null,
+          passwordEnv: redis.passwordEnv ?? null,
+          keyPrefix: redis.keyPrefix ?? 'hopguard:jti:',
+          sentinels: redis.sentinels ?? [],
+          sentinelName: redis.sentinelName ?? null,
+          cluster: redis.cluster ?? [],
+        },
+        onStoreError: replay.onStoreError ?? 'deny',
+        timeoutMs: ms(replay.timeout, 500),
+        maxEntries: replay.maxEntries ?? 1_000_000,
+      },
+      limits: {
+        maxTokenBytes: limits.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES,
+        maxHeaders: limits.maxHeaders ?? 200,
+        maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
+        maxConcurrentChecks: limits.maxConcurrentChecks ?? 2048,
+        signatureCacheEntries: limits.signatureCacheEntries ?? 10_000,
+      },
+      workers,
+      drainTimeoutMs: ms(raw.drainTimeout, 10_000),
+      logging: {
+        level: raw.logging?.level ?? 'info',
+        allowSampleRate: raw.logging?.allowSampleRate ?? 0.01,
+      },
+    },
+  };
+}

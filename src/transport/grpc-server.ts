@@ -1,0 +1,107 @@
+/**
+ * The gRPC edge: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health on one port.
+ * Every Check is answered with RPC status OK and the decision inside CheckResponse.status: a failed
+ * RPC means "error" to Envoy (failure_mode_allow), never "deny".
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Limits } from '../config/types.js';
+import type { CheckInput, Decision } from '../decision/types.js';
+import { checkInputFrom } from './envoy-request.js';
+import { checkResponseFrom } from './envoy-response.js';
+import { AUTHORIZATION_SERVICE_NAME, hopguardProtos, type CheckResponse, type DecodedCheckRequest } from './proto.js';
+import { createHealthService, type HealthState } from './health.js';
+import { overloadedDecision } from './overload.js';
+
+export type CheckHandler = (input: CheckInput) => Promise<Decision>;
+
+export interface GrpcServerOptions {
+  readonly address: string;
+  readonly check: CheckHandler;
+  readonly limits: () => Limits;
+  readonly health: HealthState;
+  /** Called once per answered check, with its duration in seconds (telemetry hooks in here). */
+  readonly onDecision?: (decision: Decision, seconds: number, input: CheckInput | null) => void;
+}
+
+export interface RunningGrpcServer {
+  /** host:port actually bound (the port resolved when 0 was asked for). */
+  readonly address: string;
+  readonly server: grpc.Server;
+  /** Checks being answered right now. */
+  inFlight(): number;
+  /** Stop accepting calls and connections; resolve once in-flight calls are answered or `graceMs` passed. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** hopguard reads headers only; a 1 MiB request is already far beyond any real CheckRequest. */
+const MAX_RECEIVE_BYTES = 1024 * 1024;
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const protos = hopguardProtos();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  let inFlight = 0;
+
+  const check: grpc.handleUnaryCall<DecodedCheckRequest, CheckResponse> = (call, callback) => {
+    const started = process.hrtime.bigint();
+    const limits = options.limits();
+    const finish = (decision: Decision, input: CheckInput | null) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      options.onDecision?.(decision, seconds, input);
+      callback(null, checkResponseFrom(decision));
+    };
+    if (inFlight >= limits.maxConcurrentChecks) {
+      finish(overloadedDecision(), null);
+      return;
+    }
+    inFlight += 1;
+    let input: CheckInput;
+    try {
+      input = checkInputFrom(call.request, limits);
+    } catch {
+      inFlight -= 1;
+      finish(overloadedDecision('token_malformed', 'unreadable CheckRequest'), null);
+      return;
+    }
+    options.check(input).then(
+      (decision) => {
+        inFlight -= 1;
+        finish(decision, input);
+      },
+      () => {
+        inFlight -= 1;
+        finish(overloadedDecision('token_malformed', 'internal error while checking'), input);
+      },
+    );
+  };
+
+  server.addService(protos.authorizationService, { Check: check } as grpc.UntypedServiceImplementation);
+  server.addService(protos.healthService, createHealthService(options.health, [AUTHORIZATION_SERVICE_NAME]));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+  const host = options.address.slice(0, options.address.lastIndexOf(':'));
+
+  return {
+    address: `${host}:${port}`,
+    server,
+    inFlight: () => inFlight,
+    close: (graceMs: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
