@@ -1,0 +1,119 @@
+/**
+ * A real grpc-js server built from hopguard's protos and the Envoy mapping, called by a client
+ * built only from Envoy's official protos: the service path, request decoding and response
+ * encoding all line up over HTTP/2 on loopback.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckInput, Decision } from '../../src/decision/types.js';
+import { checkInputFrom } from '../../src/transport/envoy-request.js';
+import { checkResponseFrom } from '../../src/transport/envoy-response.js';
+import { CHECK_METHOD_PATH, hopguardProtos } from '../../src/transport/proto.js';
+import { createEnvoyClient, envoyCheckRequest, envoyProtos, readCheckResponse, type EnvoyClient } from '../helpers/envoy-client.js';
+import { allowDecision, denyDecision, FRONTEND, ORDERS } from './decisions.js';
+
+const LIMITS = { maxHeaders: 100, maxHeaderBytes: 16 * 1024 };
+
+/** Stands in for the pipeline: one good token is allowed, anything else is token_missing. */
+function trivialDecision(input: CheckInput): Decision {
+  const workload = input.contextExtensions['hopguard.workload'] ?? input.destinationPrincipal;
+  const authorization = input.headers.get('authorization');
+  if (authorization?.length === 1 && authorization[0] === 'Bearer good') return allowDecision();
+  return denyDecision('token_missing', workload);
+}
+
+describe('Authorization service over gRPC, called with Envoy official protos', () => {
+  const seen: CheckInput[] = [];
+  let server: grpc.Server;
+  let client: EnvoyClient;
+
+  beforeAll(async () => {
+    server = new grpc.Server();
+    server.addService(hopguardProtos().authorizationService, {
+      Check(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+        const input = checkInputFrom(call.request, LIMITS);
+        seen.push(input);
+        callback(null, checkResponseFrom(trivialDecision(input)));
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
+    });
+    client = createEnvoyClient(`127.0.0.1:${port}`);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
+  });
+
+  it('serves the path Envoy calls', () => {
+    expect(envoyProtos().authorizationService.Check?.path).toBe('/envoy.service.auth.v3.Authorization/Check');
+    expect(hopguardProtos().authorizationService.Check?.path).toBe(CHECK_METHOD_PATH);
+    expect(CHECK_METHOD_PATH).toBe('/envoy.service.auth.v3.Authorization/Check');
+  });
+
+  it('allows with overwriting headers and metadata, and hands the pipeline what Envoy sent', async () => {
+    seen.length = 0;
+    const response = await client.check(
+      envoyCheckRequest({ token: 'good', workload: ORDERS, destinationPrincipal: ORDERS, sourcePrincipal: FRONTEND, sourceCertificate: 'PEM%0A' }),
+    );
+    expect(readCheckResponse(response)).toEqual({
+      allowed: true,
+      grpcCode: 0,
+      reason: '',
+      httpStatus: 200,
+      headers: { 'x-hopguard-sub': 'user-1', 'x-hopguard-iss': 'https://idp.example.com', 'x-hopguard-workload': ORDERS },
+      appendActions: {
+        'x-hopguard-sub': 'OVERWRITE_IF_EXISTS_OR_ADD',
+        'x-hopguard-iss': 'OVERWRITE_IF_EXISTS_OR_ADD',
+        'x-hopguard-workload': 'OVERWRITE_IF_EXISTS_OR_ADD',
+      },
+      appendFieldSet: false,
+      headersToRemove: ['x-hopguard-shadow-reason'],
+      body: null,
+      metadata: {
+        iss: 'https://idp.example.com',
+        sub: 'user-1',
+        aud: [ORDERS, 'orders-api'],
+        jti: 'jti-0001',
+        exp: 1767229200,
+        workload: ORDERS,
+        source: FRONTEND,
+      },
+    });
+    expect(seen).toEqual([
+      {
+        headers: new Map([
+          ['x-request-id', ['c0ffee00-0000-4000-8000-000000000001']],
+          ['authorization', ['Bearer good']],
+        ]),
+        contextExtensions: { 'hopguard.workload': ORDERS },
+        destinationPrincipal: ORDERS,
+        sourcePrincipal: FRONTEND,
+        sourceCertificate: 'PEM%0A',
+      },
+    ]);
+  });
+
+  it('denies with a custom 401 inside a successful RPC, as Envoy needs for a non-403 status', async () => {
+    const view = readCheckResponse(await client.check(envoyCheckRequest({ workload: ORDERS })));
+    expect(view).toMatchObject({ allowed: false, grpcCode: 16, reason: 'token_missing', httpStatus: 401, body: { error: 'invalid_request', reason: 'token_missing' } });
+    expect(view.headers['www-authenticate']).toBe(`Bearer realm="${ORDERS}", error="invalid_request", error_description="no bearer token"`);
+    expect(view.metadata).toEqual({ reason: 'token_missing', workload: ORDERS });
+  });
+
+  it('reads raw header lines (encode_raw_headers) and keeps duplicates apart', async () => {
+    seen.length = 0;
+    const view = readCheckResponse(
+      await client.check(envoyCheckRequest({ rawHeaders: [['authorization', 'Bearer good'], ['authorization', 'Bearer good']], workload: ORDERS })),
+    );
+    expect(seen[0]?.headers.get('authorization')).toEqual(['Bearer good', 'Bearer good']);
+    expect(view.allowed).toBe(false);
+  });
+
+  it('answers a request with no attributes at all without failing the RPC', async () => {
+    const view = readCheckResponse(await client.check({}));
+    expect(view).toMatchObject({ allowed: false, reason: 'token_missing', httpStatus: 401 });
+  });
+});
