@@ -19,7 +19,6 @@ export function allowDecision(overrides: Partial<Allow> = {}): Allow {
       exp: 1767229200,
       workload: ORDERS,
       source: FRONTEND,
-      storeError: false,
     },
     headersToSet: [
       ['x-hopguard-sub', 'user-1'],
