@@ -108,6 +108,12 @@ export class RedisReplayStore implements ReplayStore {
     return this.#client.status;
   }
 
+  /** Commands written to Redis and not answered yet (for tests and metrics: it must stay bounded). */
+  get commandsInFlight(): number {
+    const clients = this.#client instanceof Cluster ? this.#client.nodes() : [this.#client];
+    return clients.reduce((sum, client) => sum + client.commandQueue.length, 0);
+  }
+
   record(entry: ReplayRecord): Promise<ReplayOutcome> {
     if (this.#closed) return Promise.reject(new ReplayStoreError('closed', 'the replay store is closed'));
     const nowMs = this.#clock.nowMs();

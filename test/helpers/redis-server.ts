@@ -197,12 +197,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let paused = false;
 
   const end = async (signal: NodeJS.Signals): Promise<void> => {
-    if (paused) {
-      current.kill('SIGCONT');
-      paused = false;
-    }
     const exited = waitForExit(current);
     current.kill(signal);
+    // A stopped process dies of SIGKILL at once, but handles SIGTERM only once continued.
+    if (paused && signal !== 'SIGKILL') current.kill('SIGCONT');
+    paused = false;
     await exited;
   };
 
