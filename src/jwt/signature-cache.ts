@@ -1,0 +1,200 @@
+/**
+ * A verified-signature cache around any SignatureVerifier. Only the signature work is cached:
+ * the pipeline still runs every per-request check (time claims, audience, caller, claim rules,
+ * replay) on the cached claims, exactly as on freshly verified ones.
+ *
+ * - Keyed by SHA-256 of the whole token, so distinct signature bytes are distinct entries and a
+ *   token with a tampered payload or header can never hit another token's entry.
+ * - An entry holds the verified claims (deep-frozen: many requests share them) and the keyId that
+ *   verified it. It dies at the token's exp, when its key is reported removed from the JWKS, and
+ *   (when key sets are given) whenever the key set no longer hands out that very key for the
+ *   token's header: a stale or rotated key set is therefore seen exactly as without the cache.
+ * - Bounded in entries (least recently used go first).
+ * - A short negative cache absorbs floods of the same bad-signature token. Only
+ *   `signature_invalid` is remembered: key_unknown and jwks_unavailable must see a rotation at once.
+ * - Identical tokens verified concurrently share one verification.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { IssuerConfig } from '../config/types.js';
+import type { Clock, JsonValue, JwtClaims, ProtectedHeader, SignatureOutcome, SignatureVerifier } from '../decision/types.js';
+import type { IssuerKeySet } from './keyset-types.js';
+
+/** What the cache needs of the key-set registry (src/jwt/keysets): lookups and removal events. */
+export interface KeySetSource {
+  get(issuer: string): IssuerKeySet | undefined;
+  onKeysRemoved(listener: (keyIds: readonly string[]) => void): void;
+}
+
+export interface SignatureCacheOptions {
+  /** Verified entries kept at most; 0 disables the cache (the inner verifier is returned as is). */
+  readonly maxEntries: number;
+  readonly clock: Clock;
+  /** How long a bad-signature verdict is remembered (default 10 s); 0 disables the negative cache. */
+  readonly negativeTtlMs?: number;
+  /** Bad-signature verdicts kept at most (default 10,000). */
+  readonly negativeMaxEntries?: number;
+  /**
+   * The key sets the inner verifier uses. When given, entries of removed keys are dropped as the
+   * removal is reported, and a hit is used only while the key set still resolves the token's
+   * header to the key that verified it.
+   */
+  readonly keySets?: KeySetSource;
+}
+
+export interface CachingSignatureVerifier extends SignatureVerifier {
+  /** Drops every verified entry made with one of these keys (and all negative verdicts). */
+  evictKeys(keyIds: readonly string[]): void;
+  /** Live counts, for tests, the benchmark and metrics. */
+  stats(): SignatureCacheStats;
+}
+
+export interface SignatureCacheStats {
+  readonly entries: number;
+  readonly negativeEntries: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly negativeHits: number;
+}
+
+export const DEFAULT_NEGATIVE_TTL_MS = 10_000;
+export const DEFAULT_NEGATIVE_MAX_ENTRIES = 10_000;
+
+interface VerifiedEntry {
+  readonly claims: JwtClaims;
+  readonly keyId: string;
+  readonly expiresAtMs: number;
+}
+
+type Failure = Extract<SignatureOutcome, { ok: false }>;
+
+interface NegativeEntry {
+  readonly outcome: Failure;
+  readonly expiresAtMs: number;
+}
+
+function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64');
+}
+
+function deepFreeze(value: JsonValue): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
+}
+
+/** exp in ms when it is a finite number; a token without one is never cached. */
+function expiryOf(claims: JwtClaims): number | null {
+  const exp = claims.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null;
+}
+
+/** With `maxEntries: 0` every call goes straight to `inner` (nothing is remembered). */
+export function createCachingSignatureVerifier(inner: SignatureVerifier, options: SignatureCacheOptions): CachingSignatureVerifier {
+  if (!(options.maxEntries > 0)) {
+    return {
+      verify: (token, header, issuer, nowMs) => inner.verify(token, header, issuer, nowMs),
+      evictKeys: () => undefined,
+      stats: () => ({ entries: 0, negativeEntries: 0, hits: 0, misses: 0, negativeHits: 0 }),
+    };
+  }
+  const { clock, keySets } = options;
+  const negativeTtlMs = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
+  const maxEntries = Math.max(1, Math.floor(options.maxEntries));
+
+  /** keyId -> digests of the entries it verified, so a removed key drops its entries at once. */
+  const digestsByKey = new Map<string, Set<string>>();
+  const verified = new LRUCache<string, VerifiedEntry>({
+    max: maxEntries,
+    dispose: (entry, digest) => {
+      const digests = digestsByKey.get(entry.keyId);
+      if (digests === undefined) return;
+      digests.delete(digest);
+      if (digests.size === 0) digestsByKey.delete(entry.keyId);
+    },
+  });
+  const negative =
+    negativeTtlMs > 0 ? new LRUCache<string, NegativeEntry>({ max: Math.max(1, options.negativeMaxEntries ?? DEFAULT_NEGATIVE_MAX_ENTRIES) }) : null;
+  const pending = new Map<string, Promise<SignatureOutcome>>();
+  let hits = 0;
+  let misses = 0;
+  let negativeHits = 0;
+
+  function evictKeys(keyIds: readonly string[]): void {
+    for (const keyId of keyIds) {
+      const digests = digestsByKey.get(keyId);
+      if (digests === undefined) continue;
+      // delete() runs dispose, which edits the set: iterate over a copy.
+      for (const digest of [...digests]) verified.delete(digest);
+      digestsByKey.delete(keyId);
+    }
+    // A verdict against a key that changed is no longer worth anything.
+    negative?.clear();
+  }
+  keySets?.onKeysRemoved(evictKeys);
+
+  /** True while the key set would still pick the very key that verified the entry. */
+  async function keyStillCurrent(entry: VerifiedEntry, header: ProtectedHeader, issuer: IssuerConfig): Promise<boolean> {
+    if (keySets === undefined) return true;
+    const keySet = keySets.get(issuer.issuer);
+    if (keySet === undefined) return false;
+    const lookup = await keySet.keyFor({ alg: header.alg, kid: header.kid });
+    return lookup.ok && lookup.keyId === entry.keyId;
+  }
+
+  function remember(digest: string, outcome: SignatureOutcome, nowMs: number): void {
+    if (outcome.ok) {
+      // Concurrent callers of one verification share these claims too.
+      deepFreeze(outcome.claims as JsonValue);
+      const expiresAtMs = expiryOf(outcome.claims);
+      if (expiresAtMs === null || expiresAtMs <= nowMs) return;
+      verified.set(digest, { claims: outcome.claims, keyId: outcome.keyId, expiresAtMs });
+      let digests = digestsByKey.get(outcome.keyId);
+      if (digests === undefined) digestsByKey.set(outcome.keyId, (digests = new Set()));
+      digests.add(digest);
+    } else if (outcome.reason === 'signature_invalid' && negative !== null) {
+      negative.set(digest, { outcome, expiresAtMs: nowMs + negativeTtlMs });
+    }
+  }
+
+  async function verifyAndRemember(digest: string, token: string, header: ProtectedHeader, issuer: IssuerConfig, nowMs: number): Promise<SignatureOutcome> {
+    const outcome = await inner.verify(token, header, issuer, nowMs);
+    remember(digest, outcome, clock.nowMs());
+    return outcome;
+  }
+
+  return {
+    async verify(token, header, issuer, nowMs) {
+      const digest = tokenDigest(token);
+      const now = clock.nowMs();
+
+      const entry = verified.get(digest);
+      if (entry !== undefined) {
+        if (now < entry.expiresAtMs && (await keyStillCurrent(entry, header, issuer))) {
+          hits += 1;
+          return { ok: true, claims: entry.claims, keyId: entry.keyId };
+        }
+        verified.delete(digest);
+      }
+      if (negative !== null) {
+        const bad = negative.get(digest);
+        if (bad !== undefined) {
+          if (now < bad.expiresAtMs) {
+            negativeHits += 1;
+            return bad.outcome;
+          }
+          negative.delete(digest);
+        }
+      }
+
+      misses += 1;
+      const inFlight = pending.get(digest);
+      if (inFlight !== undefined) return inFlight;
+      const verification = verifyAndRemember(digest, token, header, issuer, nowMs).finally(() => pending.delete(digest));
+      pending.set(digest, verification);
+      return verification;
+    },
+    evictKeys,
+    stats: () => ({ entries: verified.size, negativeEntries: negative?.size ?? 0, hits, misses, negativeHits }),
+  };
+}
