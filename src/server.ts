@@ -8,6 +8,7 @@ import { createPipeline, type Pipeline } from './decision/pipeline.js';
 import type { Clock, Decision, ReplayStore } from './decision/types.js';
 import { createKeySetRegistry } from './jwt/keysets/index.js';
 import { createJoseSignatureVerifier } from './jwt/signature.js';
+import { createCachingSignatureVerifier } from './jwt/signature-cache.js';
 import { createReplayStore } from './replay/index.js';
 import { startGrpcServer } from './transport/grpc-server.js';
 import { HealthState } from './transport/health.js';
@@ -37,7 +38,7 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
   const keySets = createKeySetRegistry(initial.issuers.values(), { clock });
   await keySets.start();
   let replay: ReplayStore = createReplayStore(initial.replay, { clock });
-  const verifier = createJoseSignatureVerifier((issuer) => keySets.get(issuer));
+  const verifier = createCachingSignatureVerifier(createJoseSignatureVerifier((issuer) => keySets.get(issuer)), { maxEntries: initial.limits.signatureCacheEntries, clock, keySets });
   let pipeline: Pipeline = createPipeline({ config: initial, verifier, replay, clock });
   const health = new HealthState();
 
