@@ -17,6 +17,8 @@ export interface HttpGetOptions {
   readonly caFile: string | null;
   readonly tokenFile: string | null;
   readonly accept: string;
+  /** Aborts the request (the key set was closed). */
+  readonly signal?: AbortSignal;
 }
 
 export type HttpGetResult =
@@ -87,6 +89,10 @@ export async function httpGet(options: HttpGetOptions): Promise<HttpGetResult> {
       } else resolve(result as HttpGetResult);
     };
     const requestOptions: https.RequestOptions = { method: 'GET', headers, agent: false, ...(ca ? { ca } : {}) };
+    if (options.signal?.aborted) {
+      reject(new KeySetFetchError('error', 'key set closed'));
+      return;
+    }
     const request = (url.protocol === 'https:' ? https : http).request(url, requestOptions, (response) => {
       const status = response.statusCode ?? 0;
       const etag = typeof response.headers.etag === 'string' ? response.headers.etag : null;
@@ -123,6 +129,9 @@ export async function httpGet(options: HttpGetOptions): Promise<HttpGetResult> {
     });
     const deadline = setTimeout(() => finish(new KeySetFetchError('error', `timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     deadline.unref();
+    const onAbort = (): void => finish(new KeySetFetchError('error', 'key set closed'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('close', () => options.signal?.removeEventListener('abort', onAbort));
     request.on('error', (error: NodeJS.ErrnoException) => finish(new KeySetFetchError('error', `request failed: ${error.code ?? error.message}`)));
     request.end();
   });

@@ -66,7 +66,8 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
   const settings = issuer.jwksCache;
   const source = issuer.source;
   const isRemote = source.kind === 'uri' || source.kind === 'discovery';
-  const remote = isRemote ? createRemoteLoader(issuer, clock) : null;
+  const closing = new AbortController();
+  const remote = isRemote ? createRemoteLoader(issuer, clock, closing.signal) : null;
   const removalListeners: ((keyIds: readonly string[]) => void)[] = [];
   /** Kids that stayed unknown after a refetch -> when that verdict expires. */
   const unknownKids = new Map<string, number>();
@@ -79,6 +80,8 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
   let lastFetch: KeySetStatus['lastFetch'] = null;
   let lastFileDigest: string | null = null;
   let timer: TimerHandle | null = null;
+  /** When the background refresh of the current keys is due; a failed early refetch keeps it. */
+  let plannedRefreshAtMs = 0;
   let closed = false;
 
   const clamp = (maxAgeMs: number | null): number =>
@@ -135,8 +138,15 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       record('invalid', built.detail, report);
       return false;
     }
-    replaceKeys(built.table, source.kind === 'file' ? 0 : clamp(result.maxAgeMs), result.etag, built.notes);
+    replaceKeys(built.table, source.kind === 'file' ? 0 : clamp(result.maxAgeMs ?? spiffeRefreshHintMs(result.document)), result.etag, built.notes);
     return true;
+  }
+
+  /** A SPIFFE bundle's `spiffe_refresh_hint` (seconds) stands in for a missing max-age. */
+  function spiffeRefreshHintMs(document: unknown): number | null {
+    if (!issuer.spiffeBundle || typeof document !== 'object' || document === null) return null;
+    const hint = (document as { spiffe_refresh_hint?: unknown }).spiffe_refresh_hint;
+    return typeof hint === 'number' && Number.isFinite(hint) && hint >= 0 ? hint * 1000 : null;
   }
 
   async function loadRemote(): Promise<LoadResult> {
@@ -165,13 +175,19 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
         succeeded = await apply(await loadRemote(), true);
       } catch (error) {
         const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('error', 'unexpected failure');
-        record(failure.outcome, failure.detail);
+        if (!closed) record(failure.outcome, failure.detail);
       } finally {
         inflight = null;
       }
       if (closed) return;
-      consecutiveFailures = succeeded ? 0 : consecutiveFailures + 1;
-      schedule(succeeded ? nextRefreshDelay() : retryDelay(), () => void refreshRemote());
+      const now = clock.nowMs();
+      if (succeeded) {
+        consecutiveFailures = 0;
+        plannedRefreshAtMs = now + nextRefreshDelay();
+      } else consecutiveFailures += 1;
+      // A failed unknown-kid refetch while the keys are fresh does not pull the refresh forward.
+      const delay = Math.max(succeeded ? 0 : retryDelay(), plannedRefreshAtMs - now);
+      schedule(delay, () => void refreshRemote());
     })();
     return inflight;
   }
@@ -270,13 +286,19 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       if (!(issuer.algorithms as readonly string[]).includes(alg)) return unknown(`alg ${alg} is not allowed for the issuer`);
       if (kid !== undefined && (kid.length === 0 || kid.length > MAX_KID_LENGTH)) return unknown('kid empty or too long');
 
+      // A lookup waits for at most one load, so a hung IdP costs it at most `timeout`.
+      let waited = false;
       const firstLoadDone = ensureStarted();
-      if (!loaded) await firstLoadDone;
+      if (!loaded) {
+        await firstLoadDone;
+        waited = true;
+      }
       if (!usableNow(clock.nowMs())) {
         // A cold or expired set: share a load in flight, or start one at most once per cooldown.
-        if (inflight) await inflight;
-        else if (isRemote && !coolingDown(clock.nowMs())) await refreshRemote();
+        if (!waited && inflight) await inflight;
+        else if (!waited && isRemote && !coolingDown(clock.nowMs())) await refreshRemote();
         if (!usableNow(clock.nowMs())) return unavailable();
+        waited = true;
       }
       const found = lookup(alg, kid);
       if (found) return found;
@@ -284,6 +306,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
 
       const now = clock.nowMs();
       if (kid !== undefined && knownUnknown(kid, now)) return unknown('no key with that kid (recently refetched)');
+      if (waited) return unknown('no key with that kid');
       if (inflight) await inflight;
       else if (!coolingDown(now)) await refreshRemote();
       else return unknown('no key with that kid (refetch cooling down)');
@@ -316,6 +339,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       closed = true;
       timer?.cancel();
       timer = null;
+      closing.abort();
     },
   };
 }

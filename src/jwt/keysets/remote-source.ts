@@ -22,7 +22,7 @@ export function discoveryUrl(issuer: string): string {
   return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
 }
 
-export function createRemoteLoader(issuer: IssuerConfig, clock: Clock): RemoteLoader {
+export function createRemoteLoader(issuer: IssuerConfig, clock: Clock, signal: AbortSignal): RemoteLoader {
   const settings = issuer.jwksCache;
   const fixedUri = issuer.source.kind === 'uri' ? issuer.source.uri : null;
   let discovered: { uri: string; expiresAtMs: number } | null = null;
@@ -33,6 +33,7 @@ export function createRemoteLoader(issuer: IssuerConfig, clock: Clock): RemoteLo
       url,
       etag,
       accept,
+      signal,
       timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())),
       maxBytes: settings.maxBytes,
       caFile: issuer.caFile,
