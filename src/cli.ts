@@ -27,7 +27,7 @@ async function serve(configPath: string | null): Promise<void> {
   const config = demo?.config ?? (await configOrExit(configPath as string));
   const running = await startHopguard(config);
   process.stdout.write(`hopguard listening: grpc ${running.grpcAddress}\n`);
-  if (demo) process.stdout.write(`${demoBanner(demo, fileURLToPath(import.meta.url))}\n`);
+  if (demo) process.stdout.write(`${demoBanner(demo, fileURLToPath(import.meta.url), running.grpcAddress)}\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -55,7 +55,11 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
   const issuer = `http://127.0.0.1:${port}`;
 
   const loaded = loadConfigObject({
-    listen: { grpc: options.grpc ?? '127.0.0.1:9191', admin: options.admin ?? '127.0.0.1:9464' },
+    // Loopback only: the demo key and tokens are for trying hopguard out, not for serving a network.
+    listen: {
+      grpc: options.grpc ?? process.env.HOPGUARD_DEMO_GRPC ?? '127.0.0.1:9191',
+      admin: options.admin ?? process.env.HOPGUARD_DEMO_ADMIN ?? '127.0.0.1:9464',
+    },
     issuers: [{ issuer, jwksUri: `${issuer}/keys`, algorithms: ['ES256'] }],
     workloads: [{ id: DEMO_WORKLOAD, forward: { claimsToHeaders: { scope: 'x-hopguard-scope' } } }],
   });
@@ -82,9 +86,9 @@ export async function createDemo(options: DemoOptions = {}): Promise<Demo> {
 }
 
 /** The banner `npm start` prints: what runs where, and two commands to try it. */
-export function demoBanner(demo: Demo, cliPath: string): string {
+export function demoBanner(demo: Demo, cliPath: string, grpcAddress: string): string {
   const cli = relative(process.cwd(), resolve(cliPath)) || cliPath;
-  const server = demo.config.listen.grpc;
+  const server = grpcAddress;
   const check = (token: string) =>
     `node ${cli} check --server ${server} --token ${token} --workload ${DEMO_WORKLOAD} --source ${DEMO_CALLER}`;
   return [

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfigObject, loadConfigText } from '../../../src/config/load.js';
+import { parseDuration } from '../../../src/config/duration.js';
+
+const ISSUER = { issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/keys', algorithms: ['ES256'] };
+const WORKLOAD = { id: 'spiffe://cluster.local/ns/shop/sa/orders' };
+
+function errorsOf(document: unknown): string[] {
+  const result = loadConfigObject(document);
+  return result.ok ? [] : result.errors;
+}
+
+describe('config loading', () => {
+  it('applies defaults: listen, audiences, issuers, replay, skew, limits', () => {
+    const result = loadConfigObject({ issuers: [ISSUER], workloads: [WORKLOAD] });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    const { config } = result;
+    expect(config.listen).toEqual({ grpc: '0.0.0.0:9191', http: null, admin: null });
+    const workload = config.workloads.get(WORKLOAD.id)!;
+    expect(workload.audiences).toEqual([WORKLOAD.id]);
+    expect([...workload.issuers]).toEqual([ISSUER.issuer]);
+    expect(workload.sources).toBeNull();
+    expect(workload.replay).toBe('source-bound');
+    expect(workload.clockSkewMs).toBe(30_000);
+    expect(workload.mode).toBe('enforce');
+    expect(workload.trustForwardedClientCert).toBe(false);
+    expect(config.replay).toMatchObject({ store: 'memory', onStoreError: 'deny', timeoutMs: 500 });
+    expect(config.limits.maxTokenBytes).toBe(8192);
+    const issuer = config.issuers.get(ISSUER.issuer)!;
+    expect(issuer.jwksCache).toEqual({ minTtlMs: 60_000, maxTtlMs: 86_400_000, unknownKidCooldownMs: 30_000, maxStaleMs: 86_400_000, timeoutMs: 5_000, maxBytes: 1_048_576 });
+    expect(issuer.source).toEqual({ kind: 'uri', uri: ISSUER.jwksUri });
+  });
+
+  it('applies defaults under every workload, a workload key winning', () => {
+    const result = loadConfigObject({
+      issuers: [ISSUER],
+      defaults: { replay: 'once', clockSkew: '5s', sources: ['spiffe://cluster.local/ns/shop/*'] },
+      workloads: [WORKLOAD, { id: 'spiffe://cluster.local/ns/shop/sa/billing', replay: 'off' }],
+    });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    const [orders, billing] = [...result.config.workloads.values()];
+    expect([orders!.replay, orders!.clockSkewMs]).toEqual(['once', 5000]);
+    expect([billing!.replay, billing!.clockSkewMs]).toEqual(['off', 5000]);
+    expect(billing!.sources?.prefixes).toEqual(['spiffe://cluster.local/ns/shop/']);
+  });
+
+  it.each([
+    [{ ...ISSUER, algorithms: ['HS256'] }, 'issuers[0].algorithms[0]'],
+    [{ ...ISSUER, algorithms: ['none'] }, 'issuers[0].algorithms[0]'],
+    [{ ...ISSUER, algorithms: [] }, 'issuers[0].algorithms'],
+    [{ issuer: 'x', algorithms: ['ES256'] }, 'issuers[0]'],
+    [{ ...ISSUER, jwksFile: '/etc/jwks.json' }, 'issuers[0]'],
+    [{ ...ISSUER, jwksUri: 'ftp://idp/keys' }, 'issuers[0].jwksUri'],
+    [{ ...ISSUER, jwksCache: { minTtl: 'soon' } }, 'issuers[0].jwksCache.minTtl'],
+    [{ ...ISSUER, jwksCache: { minTtl: '2h', maxTtl: '1h' } }, 'issuers[0].jwksCache.minTtl'],
+  ])('refuses a bad issuer with its key path (%#)', (issuer, path) => {
+    const errors = errorsOf({ issuers: [issuer], workloads: [WORKLOAD] });
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.some((line) => line.startsWith(`${path}: `))).toBe(true);
+  });
+
+  it.each([
+    [{ ...WORKLOAD, replay: 'twice' }, 'workloads[0].replay'],
+    [{ ...WORKLOAD, clockSkew: 30 }, 'workloads[0].clockSkew'],
+    [{ ...WORKLOAD, issuers: ['https://unknown.example.com'] }, 'workloads[0].issuers'],
+    [{ ...WORKLOAD, claims: { scope: { startsWith: 'x' } } }, 'workloads[0].claims.scope'],
+    [{ ...WORKLOAD, forward: { claimsToHeaders: { sub: 'X-Upper' } } }, 'workloads[0].forward.claimsToHeaders.sub'],
+    [{ ...WORKLOAD, forward: { claimsToHeaders: { sub: 'x-hopguard-workload' } } }, 'workloads[0].forward.claimsToHeaders.sub'],
+    [{ ...WORKLOAD, audience: ['typo'] }, 'workloads[0].audience'],
+  ])('refuses a bad workload with its key path (%#)', (workload, path) => {
+    const errors = errorsOf({ issuers: [ISSUER], workloads: [workload] });
+    expect(errors.some((line) => line.startsWith(`${path}: `))).toBe(true);
+  });
+
+  it('refuses duplicates, unknown top-level keys, memory replay with several workers and redis without a url', () => {
+    expect(errorsOf({ issuers: [ISSUER, ISSUER], workloads: [WORKLOAD] })).toContain('issuers[1].issuer: duplicate issuer https://idp.example.com');
+    expect(errorsOf({ issuers: [ISSUER], workloads: [WORKLOAD, WORKLOAD] })).toContain('workloads[1].id: duplicate workload spiffe://cluster.local/ns/shop/sa/orders');
+    expect(errorsOf({ issuers: [ISSUER], workloads: [WORKLOAD], issuer: [] })).toContain('issuer: unknown key');
+    expect(errorsOf({ issuers: [ISSUER], workloads: [WORKLOAD], workers: 2 })[0]).toMatch(/^replay\.store: /);
+    expect(errorsOf({ issuers: [ISSUER], workloads: [WORKLOAD], replay: { store: 'redis' } })[0]).toMatch(/^replay\.redis\.url: /);
+    expect(errorsOf(null)[0]).toMatch(/^\(root\): /);
+  });
+
+  it('reads YAML and JSON, and reports a syntax error instead of throwing', () => {
+    const yaml = `issuers:\n  - issuer: https://idp.example.com\n    jwksUri: https://idp.example.com/keys\n    algorithms: [ES256]\nworkloads:\n  - id: spiffe://cluster.local/ns/shop/sa/orders\n`;
+    expect(loadConfigText(yaml).ok).toBe(true);
+    expect(loadConfigText(JSON.stringify({ issuers: [ISSUER], workloads: [WORKLOAD] })).ok).toBe(true);
+    const broken = loadConfigText('issuers: [\n');
+    expect(broken.ok).toBe(false);
+    expect(loadConfigText('a: 1\na: 2\n').ok).toBe(false);
+  });
+
+  it('parses durations', () => {
+    expect([parseDuration('500ms'), parseDuration('30s'), parseDuration('5m'), parseDuration('24h')]).toEqual([500, 30_000, 300_000, 86_400_000]);
+    expect(parseDuration('1.5s')).toBeUndefined();
+    expect(parseDuration('-1s')).toBeUndefined();
+  });
+});
