@@ -503,6 +503,18 @@ describe('Envoy configs are strict envoy.config.bootstrap.v3.Bootstrap documents
   });
 });
 
+describe('the Istio EnvoyFilter patch is a strict ExtAuthz too', () => {
+  it('k8s/istio/peer-certificate-envoyfilter.yaml merges a well-formed ExtAuthz typed_config', () => {
+    const filter = readYaml('k8s/istio/peer-certificate-envoyfilter.yaml') as Node;
+    const typedConfig = filter.spec.configPatches[0].patch.value.typed_config;
+    const Any = root.lookupType('google.protobuf.Any');
+    const any = reader.read('google.protobuf.Any', typedConfig);
+    const ExtAuthz = root.lookupType('envoy.extensions.filters.http.ext_authz.v3.ExtAuthz');
+    const decoded = ExtAuthz.toObject(ExtAuthz.decode((Any.fromObject(any) as unknown as { value: Uint8Array }).value));
+    expect(decoded).toEqual({ include_peer_certificate: true });
+  });
+});
+
 describe('the strict reader refuses what Envoy would refuse', () => {
   const sidecar = readYaml('envoy/sidecar.yaml') as Node;
 
