@@ -88,6 +88,16 @@ class HeaderCollector {
   }
 }
 
+/**
+ * Envoy fills raw_value only, and proto3 does not send empty bytes, so an entry with neither is
+ * an empty header line. A hand-built request may use value instead. Anything else is unreadable.
+ */
+function headerLineValue(value: unknown, rawValue: unknown): string | Uint8Array | undefined {
+  if (rawValue instanceof Uint8Array && (rawValue.byteLength > 0 || typeof value !== 'string')) return rawValue;
+  if (typeof value === 'string') return value;
+  return rawValue === undefined || rawValue === null ? '' : undefined;
+}
+
 function collectHeaders(http: UnknownRecord | undefined, limits: RequestLimits): Map<string, string[]> {
   const collector = new HeaderCollector(limits);
   const joined = recordAt(http, 'headers');
@@ -99,9 +109,7 @@ function collectHeaders(http: UnknownRecord | undefined, limits: RequestLimits):
     for (const entry of entries as unknown[]) {
       if (typeof entry !== 'object' || entry === null) continue;
       const { key, value, raw_value: rawValue } = entry as UnknownRecord;
-      // Envoy fills raw_value only; a hand-built request may use value instead.
-      const hasRaw = rawValue instanceof Uint8Array && (rawValue.byteLength > 0 || typeof value !== 'string');
-      collector.add(key, hasRaw ? rawValue : value);
+      collector.add(key, headerLineValue(value, rawValue));
     }
   }
   return collector.headers;

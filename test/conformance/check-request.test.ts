@@ -127,6 +127,7 @@ describe('CheckRequest from Envoy official protos to hopguard protos', () => {
         ['Authorization', 'Bearer one'],
         ['authorization', 'Bearer two'],
         ['X-Request-Id', 'r-1'],
+        ['traceparent', ''],
       ],
       workload: 'w',
     });
@@ -134,6 +135,8 @@ describe('CheckRequest from Envoy official protos to hopguard protos', () => {
     // The helper's default x-request-id comes first, then the raw lines in order, never merged.
     expect(input.headers.get('authorization')).toEqual(['Bearer one', 'Bearer two']);
     expect(input.headers.get('x-request-id')).toEqual(['c0ffee00-0000-4000-8000-000000000001', 'r-1']);
+    // An empty line survives the trip although proto3 leaves its empty raw_value off the wire.
+    expect(input.headers.get('traceparent')).toEqual(['']);
     expect(input.contextExtensions).toEqual({ 'hopguard.workload': 'w' });
   });
 

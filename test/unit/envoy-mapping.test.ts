@@ -46,6 +46,9 @@ describe('checkInputFrom', () => {
             { key: 'x-request-id', value: 'from-value' },
             { key: 'x-request-id', raw_value: Buffer.alloc(0), value: 'value-wins-over-empty-raw' },
             { key: 'traceparent', raw_value: Buffer.alloc(0) },
+            // An empty header line as decoded: proto3 leaves empty bytes off the wire.
+            { key: 'tracestate' },
+            { key: 'x-hopguard-workload', raw_value: 'not bytes' },
           ],
         },
       }),
@@ -54,6 +57,8 @@ describe('checkInputFrom', () => {
     expect(input.headers.get('authorization')).toEqual(['Bearer a', 'B\u00e9']);
     expect(input.headers.get('x-request-id')).toEqual(['from-value', 'value-wins-over-empty-raw']);
     expect(input.headers.get('traceparent')).toEqual(['']);
+    expect(input.headers.get('tracestate')).toEqual(['']);
+    expect(input.headers.has('x-hopguard-workload')).toBe(false);
   });
 
   it('merges the joined map and header_map, so a token in each is two tokens', () => {
