@@ -23,7 +23,7 @@ import { join } from 'node:path';
 export type JwksBehavior =
   | { readonly kind: 'serve' }
   | { readonly kind: 'status'; readonly status: number }
-  | { readonly kind: 'garbage'; readonly body: string }
+  | { readonly kind: 'garbage'; readonly body: string | Buffer }
   | { readonly kind: 'hang' }
   /** Sends headers and the first bytes, then one more byte every `intervalMs`, never finishing in time. */
   | { readonly kind: 'slow'; readonly intervalMs: number }

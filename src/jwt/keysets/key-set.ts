@@ -314,7 +314,9 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       const retried = lookup(alg, kid);
       if (retried) return retried;
       if (!usableNow(clock.nowMs())) return unavailable();
-      if (kid !== undefined) rememberUnknown(kid);
+      // Only an IdP that answered can tell that a kid does not exist.
+      const answered = lastFetch?.outcome === 'success' || lastFetch?.outcome === 'not_modified';
+      if (kid !== undefined && answered) rememberUnknown(kid);
       return unknown('no key with that kid, even after a refetch');
     },
 
