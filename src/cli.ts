@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 /** hopguard's command line: serve | validate | explain | check (see SPEC.md "Commands"). */
+// Commands import what they need when they run: `validate` should not pay for gRPC or Redis.
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from './config/load.js';
 import type { HopguardConfig } from './config/types.js';
 import { parseCommand, USAGE, UsageError, type Command } from './cli/args.js';
-import { sendCheck } from './cli/check.js';
-import { explainDecision, formatExplanation } from './cli/explain.js';
-import { createDemo, demoBanner } from './demo/demo.js';
-import { startHopguard } from './server.js';
 
 const EXIT_ALLOW = 0;
 const EXIT_DENY = 1;
@@ -23,6 +20,7 @@ async function configOrExit(path: string): Promise<HopguardConfig> {
 }
 
 async function serve(configPath: string | null): Promise<void> {
+  const [{ createDemo, demoBanner }, { startHopguard }] = await Promise.all([import('./demo/demo.js'), import('./server.js')]);
   const demo = configPath === null ? await createDemo() : null;
   const config = demo?.config ?? (await configOrExit(configPath as string));
   const running = await startHopguard(config);
@@ -73,12 +71,14 @@ async function run(command: Command): Promise<number | null> {
     }
     case 'explain': {
       const config = await configOrExit(command.configPath);
+      const { explainDecision, formatExplanation } = await import('./cli/explain.js');
       const decision = await explainDecision(config, command);
       process.stdout.write(`${formatExplanation(decision)}\n`);
       return decision.allowed ? EXIT_ALLOW : EXIT_DENY;
     }
     case 'check': {
       try {
+        const { sendCheck } = await import('./cli/check.js');
         const summary = await sendCheck(command);
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return summary.allowed ? EXIT_ALLOW : EXIT_DENY;
