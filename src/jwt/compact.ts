@@ -1,16 +1,29 @@
 /**
  * Guards that run before jose sees a token: one bearer credential, a size cap, exactly three
- * strict base64url segments, and a protected header hopguard is willing to act on. Node 20's
- * jose falls back to a lenient base64 decoder, so canonical base64url is enforced here.
+ * strict base64url segments, strict JSON (no duplicate members, bounded nesting), and a protected
+ * header hopguard is willing to act on. Node 20's jose falls back to a lenient base64 decoder, so
+ * canonical base64url is enforced here.
  */
 import { Buffer } from 'node:buffer';
 import type { ProtectedHeader } from '../decision/types.js';
 
 export type Rejection<R extends string> = { readonly ok: false; readonly reason: R; readonly detail: string };
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
 /** A kid is only ever a map key, but an unbounded one would still cost memory in negative caches. */
 export const MAX_KID_LENGTH = 256;
+/**
+ * Deepest JSON nesting accepted in a header or claims set. Real claims nest a few levels (an
+ * `act` chain is capped at 32 by maxDelegationDepth); anything deeper is refused before
+ * JSON.parse spends time on it.
+ */
+export const MAX_JSON_DEPTH = 64;
+/**
+ * What the transport puts in place of an authorization value over `maxHeaderBytes`, or when more
+ * than `maxHeaders` decision headers arrived (src/transport/envoy-request.ts OVERSIZE_HEADER_VALUE;
+ * a test keeps the two equal). It is reported as token_too_large, the reason SPEC gives for size.
+ */
+export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
 const BEARER = /^bearer$/i;
 
 /**
@@ -22,6 +35,9 @@ export function extractBearer(
   maxTokenBytes: number,
 ): { readonly ok: true; readonly token: string } | Rejection<'token_missing' | 'token_malformed' | 'token_too_large'> {
   if (values === undefined || values.length === 0) return { ok: false, reason: 'token_missing', detail: 'no authorization header' };
+  if (values.includes(OVERSIZE_HEADER_VALUE)) {
+    return { ok: false, reason: 'token_too_large', detail: 'authorization header over maxHeaderBytes, or too many headers' };
+  }
   const credentials = values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '');
   const bearers = credentials.filter((credential) => BEARER.test(credential.split(/[ \t]/, 1)[0] ?? ''));
   if (bearers.length === 0) return { ok: false, reason: 'token_missing', detail: 'no Bearer credential' };
@@ -30,30 +46,84 @@ export function extractBearer(
   }
   const token = (bearers[0] as string).slice('bearer'.length).trim();
   if (token === '') return { ok: false, reason: 'token_malformed', detail: 'empty Bearer credential' };
-  if (token.length > maxTokenBytes) {
-    return { ok: false, reason: 'token_too_large', detail: `${token.length} bytes, limit ${maxTokenBytes}` };
+  // Bytes, not UTF-16 units: the limit is documented in bytes.
+  const bytes = Buffer.byteLength(token, 'utf8');
+  if (bytes > maxTokenBytes) {
+    return { ok: false, reason: 'token_too_large', detail: `${bytes} bytes, limit ${maxTokenBytes}` };
   }
   return { ok: true, token };
 }
 
-/** Strict, canonical base64url: the alphabet only, no padding, and no stray trailing bits. */
+/** Strict, canonical base64url: the alphabet only, no padding, and no stray trailing bits. '' is zero bytes. */
 export function decodeBase64url(segment: string): Buffer | null {
   if (!BASE64URL.test(segment) || segment.length % 4 === 1) return null;
   const bytes = Buffer.from(segment, 'base64url');
   return bytes.toString('base64url') === segment ? bytes : null;
 }
 
+/**
+ * One linear pass over JSON text: refuses duplicate member names in any object (RFC 7515 §4 and
+ * RFC 7519 §4 allow "reject or last wins"; hopguard rejects, so no parser before or after it can
+ * read a different value) and nesting deeper than MAX_JSON_DEPTH. Invalid JSON is left to JSON.parse.
+ */
+function strictJsonShape(text: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (char === 0x22 /* " */) {
+      let end = i + 1;
+      while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1;
+      if (end >= text.length) return false;
+      const members = stack[stack.length - 1];
+      if (expectKey && members instanceof Set) {
+        let name: unknown;
+        try {
+          name = JSON.parse(text.slice(i, end + 1));
+        } catch {
+          return false;
+        }
+        if (typeof name !== 'string' || members.has(name)) return false;
+        members.add(name);
+        expectKey = false;
+      }
+      i = end;
+    } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
+      if (stack.length >= MAX_JSON_DEPTH) return false;
+      stack.push(char === 0x7b ? new Set<string>() : null);
+      expectKey = char === 0x7b;
+    } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (char === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    } else if (char === 0x3a /* : */) {
+      expectKey = false;
+    }
+  }
+  return true;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function decodeJsonObject(segment: string): Record<string, unknown> | null {
-  const bytes = decodeBase64url(segment);
-  if (bytes === null) return null;
+/** Strict UTF-8 JSON holding an object, or null. */
+export function decodeJsonObject(bytes: Uint8Array): Record<string, unknown> | null {
   try {
-    const value: unknown = JSON.parse(utf8.decode(bytes));
+    const text = utf8.decode(bytes);
+    if (!strictJsonShape(text)) return null;
+    const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
   } catch {
     return null;
   }
+}
+
+/** A compact JWS whose shape and protected header passed the guards; nothing in it is verified. */
+export interface CompactJws {
+  readonly token: string;
+  readonly header: ProtectedHeader;
+  readonly payload: Buffer;
+  readonly signature: Buffer;
 }
 
 export interface CompactToken {
@@ -64,22 +134,24 @@ export interface CompactToken {
 }
 
 /**
- * Splits and decodes a compact JWS without trusting it. Refuses JWE, JSON serialization,
- * unencoded payloads (b64:false), any `crit` (hopguard understands no extension), and nested JWTs.
+ * The JWS layer of the guards: splits and decodes a compact JWS without trusting it, and refuses
+ * JWE, JSON serialization, unencoded payloads (b64:false), any `crit` (hopguard understands no
+ * extension), nested JWTs (cty: JWT), and a kid or typ of the wrong type or size. The payload may be
+ * any bytes here; `parseCompact` adds what a JWT needs. An empty signature is syntactically a
+ * compact JWS (`alg: none`), so it passes here and is refused by the algorithm rules instead.
  */
-export function parseCompact(token: string): { readonly ok: true; readonly value: CompactToken } | Rejection<'token_malformed'> {
+export function parseCompactJws(token: string): { readonly ok: true; readonly value: CompactJws } | Rejection<'token_malformed'> {
   const segments = token.split('.');
   if (segments.length === 5) return { ok: false, reason: 'token_malformed', detail: 'JWE (5 segments), a JWS is required' };
   if (segments.length !== 3) return { ok: false, reason: 'token_malformed', detail: `${segments.length} segments, 3 required` };
   const [headerSegment, payloadSegment, signatureSegment] = segments as [string, string, string];
-  // An empty signature is left for the algorithm check (alg none) and jose (signature_invalid).
-  if (signatureSegment !== '' && decodeBase64url(signatureSegment) === null) {
-    return { ok: false, reason: 'token_malformed', detail: 'signature is not canonical base64url' };
-  }
-  const header = decodeJsonObject(headerSegment);
-  if (header === null) return { ok: false, reason: 'token_malformed', detail: 'header is not base64url JSON object' };
-  const payload = decodeJsonObject(payloadSegment);
-  if (payload === null) return { ok: false, reason: 'token_malformed', detail: 'payload is not a base64url JSON object' };
+  const signature = decodeBase64url(signatureSegment);
+  if (signature === null) return { ok: false, reason: 'token_malformed', detail: 'signature is not canonical base64url' };
+  const payload = decodeBase64url(payloadSegment);
+  if (payload === null) return { ok: false, reason: 'token_malformed', detail: 'payload is not canonical base64url' };
+  const headerBytes = decodeBase64url(headerSegment);
+  const header = headerBytes === null ? null : decodeJsonObject(headerBytes);
+  if (header === null) return { ok: false, reason: 'token_malformed', detail: 'header is not a base64url JSON object' };
 
   if (typeof header.alg !== 'string') return { ok: false, reason: 'token_malformed', detail: 'header has no alg' };
   if ('enc' in header) return { ok: false, reason: 'token_malformed', detail: 'JWE header (enc), a JWS is required' };
@@ -94,9 +166,18 @@ export function parseCompact(token: string): { readonly ok: true; readonly value
   if (header.typ !== undefined && typeof header.typ !== 'string') {
     return { ok: false, reason: 'token_malformed', detail: 'typ must be a string' };
   }
-  const iss = payload.iss;
+  return { ok: true, value: { token, header: header as ProtectedHeader, payload, signature } };
+}
+
+/** The JWS guards plus a JWT's own: the payload is a strict JSON object; its `iss` picks the issuer. */
+export function parseCompact(token: string): { readonly ok: true; readonly value: CompactToken } | Rejection<'token_malformed'> {
+  const jws = parseCompactJws(token);
+  if (!jws.ok) return jws;
+  const claims = decodeJsonObject(jws.value.payload);
+  if (claims === null) return { ok: false, reason: 'token_malformed', detail: 'payload is not a base64url JSON object' };
+  const iss = claims.iss;
   return {
     ok: true,
-    value: { token, header: header as ProtectedHeader, unverifiedIssuer: typeof iss === 'string' ? iss : null },
+    value: { token, header: jws.value.header, unverifiedIssuer: typeof iss === 'string' ? iss : null },
   };
 }
