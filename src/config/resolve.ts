@@ -2,6 +2,7 @@
  * Turns a schema-valid raw config into a `HopguardConfig`: defaults applied, durations in
  * milliseconds, `defaults` merged under every workload, cross-references checked.
  */
+import { buildAllowlist, profileTrustDomain } from '../identity/index.js';
 import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
 import { parseDuration } from './duration.js';
 import type { RawClaimRule, RawConfig, RawIssuer, RawWorkload } from './schema.js';
@@ -12,15 +13,23 @@ import type {
   IssuerConfig,
   JwsAlgorithm,
   KeySource,
-  SourceAllowlist,
+  TokenProfile,
   WorkloadConfig,
 } from './types.js';
 
 export const DEFAULT_LISTEN_GRPC = '0.0.0.0:9191';
 export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
 export const DEFAULT_CLOCK_SKEW_MS = 30_000;
-/** Types accepted when an issuer names none: absent, JWT and RFC 9068 access tokens. */
-const DEFAULT_TYPES: readonly (string | null)[] = [null, 'jwt', 'at+jwt'];
+/**
+ * Types accepted when an issuer names none, per profile: explicit typing keeps the profiles'
+ * tokens apart (RFC 8725 §3.11-3.12); `null` stands for an absent typ.
+ */
+const DEFAULT_TYPES: Readonly<Record<TokenProfile, readonly (string | null)[]>> = {
+  generic: [null, 'jwt', 'at+jwt'],
+  'jwt-svid': [null, 'jwt', 'jose'],
+  kubernetes: [null, 'jwt'],
+  rfc9068: ['at+jwt'],
+};
 
 export interface ConfigError {
   readonly path: string;
@@ -49,11 +58,12 @@ function keySourceOf(raw: RawIssuer): KeySource {
 
 function resolveIssuer(raw: RawIssuer): IssuerConfig {
   const cache = raw.jwksCache ?? {};
+  const profile = raw.profile ?? 'generic';
   return {
     issuer: raw.issuer,
     source: keySourceOf(raw),
     algorithms: [...new Set(raw.algorithms)] as JwsAlgorithm[],
-    types: new Set(raw.types ? raw.types.map((t) => (t === '' ? null : normaliseType(t))) : DEFAULT_TYPES),
+    types: new Set(raw.types ? raw.types.map((t) => (t === '' ? null : normaliseType(t))) : DEFAULT_TYPES[profile]),
     jwksCache: {
       minTtlMs: ms(cache.minTtl, DEFAULT_JWKS_CACHE.minTtlMs),
       maxTtlMs: ms(cache.maxTtl, DEFAULT_JWKS_CACHE.maxTtlMs),
@@ -65,19 +75,9 @@ function resolveIssuer(raw: RawIssuer): IssuerConfig {
     caFile: raw.caFile ?? null,
     tokenFile: raw.tokenFile ?? null,
     spiffeBundle: raw.spiffeBundle ?? false,
-    profile: raw.profile ?? 'generic',
+    profile,
+    trustDomain: profile === 'jwt-svid' ? profileTrustDomain(raw.issuer, raw.trustDomain) : null,
   };
-}
-
-export function allowlistOf(entries: readonly string[]): SourceAllowlist {
-  const exact = new Set<string>();
-  const prefixes: string[] = [];
-  for (const entry of entries) {
-    // `ns/shop/*` keeps its slash so that it cannot match `ns/shopping/...`.
-    if (entry.endsWith('/*')) prefixes.push(entry.slice(0, -1));
-    else exact.add(entry);
-  }
-  return { exact, prefixes };
 }
 
 function claimRuleOf(raw: RawClaimRule): ClaimRule {
@@ -107,7 +107,7 @@ function resolveWorkload(
     id: raw.id,
     audiences: merged.audiences ?? [raw.id],
     issuers: new Set(merged.issuers ?? allIssuers),
-    sources: merged.sources ? allowlistOf(merged.sources) : null,
+    sources: merged.sources ? buildAllowlist(merged.sources) : null,
     replay: merged.replay ?? 'source-bound',
     clockSkewMs: ms(merged.clockSkew, DEFAULT_CLOCK_SKEW_MS),
     maxTokenAgeMs: merged.maxTokenAge === undefined ? null : ms(merged.maxTokenAge, 0),
@@ -117,7 +117,7 @@ function resolveWorkload(
     subjectMustMatchSource: merged.subjectMustMatchSource ?? false,
     singleAudience: merged.singleAudience ?? false,
     maxDelegationDepth: merged.maxDelegationDepth ?? null,
-    allowedActors: merged.allowedActors ? allowlistOf(merged.allowedActors) : null,
+    allowedActors: merged.allowedActors ? buildAllowlist(merged.allowedActors) : null,
     forward: {
       claimsToHeaders: Object.entries(forward.claimsToHeaders ?? {}),
       removeAuthorization: forward.removeAuthorization ?? false,
@@ -170,6 +170,9 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
     const cache = issuer.jwksCache;
     if (cache.minTtlMs > cache.maxTtlMs) {
       errors.push({ path: `issuers[${index}].jwksCache.minTtl`, message: 'must not exceed maxTtl' });
+    }
+    if (issuer.profile === 'jwt-svid' && issuer.trustDomain === null) {
+      errors.push({ path: `issuers[${index}].trustDomain`, message: 'is required for profile jwt-svid unless the issuer is a spiffe:// ID' });
     }
     if (issuer.source.kind === 'discovery' && !/^https?:\/\//.test(issuer.issuer)) {
       errors.push({ path: `issuers[${index}].discovery`, message: 'needs an http(s) issuer URL' });

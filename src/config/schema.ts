@@ -52,6 +52,8 @@ export const issuerSchema = z
     tokenFile: nonEmpty.optional(),
     spiffeBundle: z.boolean().optional(),
     profile: z.enum(['generic', 'jwt-svid', 'kubernetes', 'rfc9068']).optional(),
+    /** The SPIFFE trust domain whose IDs a jwt-svid issuer vouches for (default: the issuer's, if spiffe://). */
+    trustDomain: nonEmpty.optional(),
   })
   .strict()
   .superRefine((issuer, ctx) => {

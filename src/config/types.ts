@@ -2,6 +2,7 @@
  * The configuration after loading: defaults applied, durations in milliseconds, `defaults`
  * merged into every workload, lookups precomputed. Nothing below the loader checks for undefined.
  */
+import type { IdentityAllowlist as SourceAllowlist } from '../identity/spiffe.js';
 import type { JwsAlgorithm } from './schema.js';
 
 export type { JwsAlgorithm };
@@ -34,6 +35,8 @@ export interface IssuerConfig {
   readonly tokenFile: string | null;
   readonly spiffeBundle: boolean;
   readonly profile: TokenProfile;
+  /** jwt-svid issuers: the trust domain their subjects must belong to. */
+  readonly trustDomain: string | null;
 }
 
 export type ReplayMode = 'off' | 'once' | 'source-bound';
@@ -52,11 +55,8 @@ export interface ClaimRequirement {
   readonly rule: ClaimRule;
 }
 
-/** Allowed callers: exact SPIFFE ids plus `prefix/*` entries; `null` means any caller. */
-export interface SourceAllowlist {
-  readonly exact: ReadonlySet<string>;
-  readonly prefixes: readonly string[];
-}
+/** Allowed callers: exact ids plus `spiffe://td/path/*` prefix entries (see identity/spiffe.ts). */
+export type { SourceAllowlist };
 
 export interface WorkloadConfig {
   readonly id: string;

@@ -198,7 +198,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
     const lifetime = checkLifetime(claims, nowMs, workload);
     if (!lifetime.ok) deny(trace, 'lifetime', lifetime.reason, lifetime.detail);
-    const profileProblem = checkProfile(issuer.profile, { header, claims, issuer: issuer.issuer });
+    const profileProblem = checkProfile(issuer.profile, { header, claims, issuer: issuer.issuer, trustDomain: issuer.trustDomain ?? undefined });
     if (profileProblem !== null) deny(trace, 'lifetime', profileProblem.reason, `${issuer.profile} profile: ${profileProblem.detail}`);
     trace.pass('lifetime', `valid until ${lifetime.expSeconds}`);
 

@@ -41,7 +41,7 @@ describe('config loading', () => {
     const [orders, billing] = [...result.config.workloads.values()];
     expect([orders!.replay, orders!.clockSkewMs]).toEqual(['once', 5000]);
     expect([billing!.replay, billing!.clockSkewMs]).toEqual(['off', 5000]);
-    expect(billing!.sources?.prefixes).toEqual(['spiffe://cluster.local/ns/shop/']);
+    expect(billing!.sources?.prefixes).toEqual(['spiffe://cluster.local/ns/shop/*']);
   });
 
   it.each([
