@@ -10,6 +10,7 @@ import type { CheckInput, Clock, Decision, ReplayStore } from './decision/types.
 import type { FetchOutcome, KeySetStatus } from './jwt/keyset-types.js';
 import { createKeySetRegistry } from './jwt/keysets/index.js';
 import { createJoseSignatureVerifier } from './jwt/signature.js';
+import { createCachingSignatureVerifier } from './jwt/signature-cache.js';
 import { createReplayStore } from './replay/index.js';
 import { createCheckTelemetry, createLogger, createMetricRegistry, type MetricRegistry } from './telemetry/index.js';
 import { startAdminServer, type ReadinessReport, type RunningAdminServer } from './transport/admin-server.js';
@@ -84,7 +85,7 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
   onJwksFetch = telemetry.onJwksFetch;
   await keySets.start();
   let replay: ReplayStore = createReplayStore(initial.replay, { clock });
-  const verifier = createJoseSignatureVerifier((issuer) => keySets.get(issuer));
+  const verifier = createCachingSignatureVerifier(createJoseSignatureVerifier((issuer) => keySets.get(issuer)), { maxEntries: initial.limits.signatureCacheEntries, clock, keySets });
   pipeline = createPipeline({ config: initial, verifier, replay, clock });
   const health = new HealthState();
   let draining = false;
