@@ -165,7 +165,9 @@ export function planRedisConnection(
       target: describe(url.tls, nodes),
       options: {
         enableOfflineQueue: false,
-        enableReadyCheck: true,
+        // ioredis sends the cluster ready check (CLUSTER INFO) through a node that may still be
+        // connecting; with the offline queue off that fails and the client reconnects in a loop.
+        enableReadyCheck: false,
         clusterRetryStrategy: reconnectDelayMs,
         slotsRefreshTimeout: Math.max(timeoutMs, 1_000),
         // A redirect storm must not outlast the call's own deadline by much.

@@ -5,7 +5,7 @@
  * Needs the `redis-server` binary; install it with `apt-get update && apt-get install -y redis-server`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,10 @@ const START_TIMEOUT_MS = 10_000;
 export interface RedisServerOptions {
   /** Starts the server with `--requirepass`. */
   readonly password?: string;
+  /** More command-line options, e.g. `--cluster-enabled yes` or `--sentinel`. */
+  readonly extraArgs?: readonly string[];
+  /** A config file given before the options (Sentinel needs one it can rewrite). */
+  readonly configFile?: string;
 }
 
 export interface RedisServer {
@@ -136,7 +140,11 @@ function waitForExit(child: ChildProcess): Promise<void> {
 }
 
 async function spawnRedis(port: number, dir: string, options: RedisServerOptions): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = [
+    ...(options.configFile === undefined ? [] : [options.configFile]),
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+    ...(options.extraArgs ?? []),
+  ];
   if (options.password !== undefined) args.push('--requirepass', options.password);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -177,8 +185,8 @@ async function spawnRedis(port: number, dir: string, options: RedisServerOptions
   return child;
 }
 
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'hopguard-redis-'));
+export async function startRedisServer(options: RedisServerOptions = {}, dirOverride?: string): Promise<RedisServer> {
+  const dir = dirOverride ?? (await mkdtemp(join(tmpdir(), 'hopguard-redis-')));
   let port = 0;
   let child: ChildProcess | undefined;
   // The free port may be taken between probing and binding; try a few.
@@ -231,4 +239,90 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function until(check: () => Promise<boolean>, what: string, limitMs = START_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface RedisCluster {
+  /** `127.0.0.1:PORT` of every master. */
+  readonly nodes: readonly string[];
+  readonly servers: readonly RedisServer[];
+  close(): Promise<void>;
+}
+
+/** A Redis Cluster of `size` masters on loopback, slots split evenly, ready (cluster_state:ok) on return. */
+export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+  const servers: RedisServer[] = [];
+  try {
+    for (let i = 0; i < size; i += 1) {
+      servers.push(await startRedisServer({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'] }));
+    }
+    const slotsPerNode = Math.ceil(16_384 / size);
+    for (const [i, server] of servers.entries()) {
+      const first = i * slotsPerNode;
+      const last = Math.min(16_383, first + slotsPerNode - 1);
+      const reply = await server.command('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last));
+      if (reply !== 'OK') throw new Error(`CLUSTER ADDSLOTSRANGE failed: ${JSON.stringify(reply)}`);
+    }
+    const [seed, ...others] = servers;
+    for (const other of others) await seed?.command('CLUSTER', 'MEET', '127.0.0.1', String(other.port));
+    await until(async () => {
+      const infos = await Promise.all(servers.map((server) => server.command('CLUSTER', 'INFO')));
+      return infos.every((info) => typeof info === 'string' && info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${size}`));
+    }, 'the cluster to form');
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.close()));
+    throw error;
+  }
+  return {
+    nodes: servers.map((server) => `127.0.0.1:${server.port}`),
+    servers,
+    close: async () => {
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
+}
+
+export interface RedisSentinelSetup {
+  readonly master: RedisServer;
+  readonly sentinel: RedisServer;
+  /** `127.0.0.1:PORT` of the sentinel. */
+  readonly sentinelAddress: string;
+  readonly masterName: string;
+  close(): Promise<void>;
+}
+
+/** A master and one Sentinel monitoring it under `masterName`; the Sentinel knows the master on return. */
+export async function startRedisSentinel(masterName = 'hopguard-test'): Promise<RedisSentinelSetup> {
+  const master = await startRedisServer();
+  const dir = await mkdtemp(join(tmpdir(), 'hopguard-sentinel-'));
+  const configFile = join(dir, 'sentinel.conf');
+  try {
+    await writeFile(configFile, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${masterName} 60000\n`);
+    const sentinel = await startRedisServer({ configFile, extraArgs: ['--sentinel'] }, dir);
+    await until(async () => {
+      const reply = await sentinel.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName);
+      return Array.isArray(reply) && reply[1] === String(master.port);
+    }, 'the sentinel to know its master');
+    return {
+      master,
+      sentinel,
+      sentinelAddress: `127.0.0.1:${sentinel.port}`,
+      masterName,
+      close: async () => {
+        await sentinel.close();
+        await master.close();
+      },
+    };
+  } catch (error) {
+    await master.close();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
