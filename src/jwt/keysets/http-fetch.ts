@@ -138,10 +138,10 @@ export async function httpGet(options: HttpGetOptions): Promise<HttpGetResult> {
 }
 
 /** Parses a fetched body as JSON; broken JSON is an `invalid` outcome. */
-export function parseJsonBody(body: Buffer): unknown {
+export function parseJsonBody(body: Buffer, what = 'the response'): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
-    throw new KeySetFetchError('invalid', 'the response is not JSON');
+    throw new KeySetFetchError('invalid', `${what} is not JSON`);
   }
 }

@@ -51,8 +51,7 @@ interface LoadedKeys {
 
 type LoadResult =
   | { readonly kind: 'document'; readonly document: unknown; readonly etag: string | null; readonly maxAgeMs: number | null }
-  | { readonly kind: 'not_modified'; readonly maxAgeMs: number | null }
-  | { readonly kind: 'unchanged' };
+  | { readonly kind: 'not_modified'; readonly maxAgeMs: number | null };
 
 /** The port plus what the registry needs: the keyIds currently held. */
 export interface ManagedKeySet extends IssuerKeySet {
@@ -79,6 +78,9 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
   let consecutiveFailures = 0;
   let lastFetch: KeySetStatus['lastFetch'] = null;
   let lastFileDigest: string | null = null;
+  /** Whether the file content behind lastFileDigest was loaded; an unchanged bad file confirms nothing. */
+  let lastFileLoaded = false;
+  let firstLoadSettled = false;
   let timer: TimerHandle | null = null;
   /** When the background refresh of the current keys is due; a failed early refetch keeps it. */
   let plannedRefreshAtMs = 0;
@@ -99,9 +101,9 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     timer = closed ? null : scheduler.after(delayMs, task);
   }
 
-  function record(outcome: FetchOutcome, detail: string, report = true): void {
+  function record(outcome: FetchOutcome, detail: string): void {
     lastFetch = { outcome, atMs: clock.nowMs(), detail };
-    if (report) deps.onFetch?.(issuer.issuer, outcome);
+    deps.onFetch?.(issuer.issuer, outcome);
     const fields = { issuer: issuer.issuer, outcome, detail };
     if (outcome === 'error' || outcome === 'invalid') deps.log?.warn(fields, 'jwks load failed');
   }
@@ -117,12 +119,8 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     if (removed.length > 0) for (const listener of removalListeners) listener(removed);
   }
 
-  /** Applies one load result; returns false when the attempt failed. */
-  async function apply(result: LoadResult, report: boolean): Promise<boolean> {
-    if (result.kind === 'unchanged') {
-      if (loaded) loaded.confirmedAtMs = clock.nowMs();
-      return true;
-    }
+  /** Applies one load result; returns false when the attempt failed. A bad result never replaces good keys. */
+  async function apply(result: LoadResult): Promise<boolean> {
     if (result.kind === 'not_modified') {
       if (!loaded) {
         record('error', 'HTTP 304 without cached keys');
@@ -135,7 +133,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     }
     const built = await buildKeyTable(result.document, issuer);
     if (!built.ok) {
-      record('invalid', built.detail, report);
+      record('invalid', built.detail);
       return false;
     }
     replaceKeys(built.table, source.kind === 'file' ? 0 : clamp(result.maxAgeMs ?? spiffeRefreshHintMs(result.document)), result.etag, built.notes);
@@ -172,7 +170,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     inflight = (async () => {
       let succeeded = false;
       try {
-        succeeded = await apply(await loadRemote(), true);
+        succeeded = await apply(await loadRemote());
       } catch (error) {
         const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('error', 'unexpected failure');
         if (!closed) record(failure.outcome, failure.detail);
@@ -192,34 +190,53 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     return inflight;
   }
 
+  /** A file failure is reported when it starts or changes, not at every poll. */
+  function noteFileFailure(state: string, failure: KeySetFetchError): void {
+    if (state !== lastFileDigest) record(failure.outcome, failure.detail);
+    lastFileDigest = state;
+    lastFileLoaded = false;
+  }
+
   /** Reads and hashes the file; only a changed content is parsed and reported. */
   async function pollFile(path: string): Promise<void> {
-    let result: LoadResult;
-    let digest: string;
+    let content: Buffer;
     try {
-      const content = await readFile(path);
-      if (content.length > settings.maxBytes) throw new KeySetFetchError('invalid', `jwksFile exceeds ${settings.maxBytes} bytes`);
-      digest = createHash('sha256').update(content).digest('hex');
-      result = digest === lastFileDigest ? { kind: 'unchanged' } : { kind: 'document', document: parseJsonBody(content), etag: null, maxAgeMs: null };
+      content = await readFile(path);
     } catch (error) {
-      const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('error', `cannot read jwksFile: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-      digest = `error:${failure.detail}`;
-      // A persisting failure is reported once, not at every poll.
-      if (digest !== lastFileDigest) record(failure.outcome, failure.detail);
-      lastFileDigest = digest;
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      noteFileFailure(`error:${code}`, new KeySetFetchError('error', `cannot read jwksFile: ${code}`));
       return;
     }
-    const changed = digest !== lastFileDigest;
+    if (content.length > settings.maxBytes) {
+      noteFileFailure(`size:${content.length}`, new KeySetFetchError('invalid', `jwksFile exceeds ${settings.maxBytes} bytes`));
+      return;
+    }
+    const digest = createHash('sha256').update(content).digest('hex');
+    if (digest === lastFileDigest) {
+      if (lastFileLoaded && loaded) loaded.confirmedAtMs = clock.nowMs();
+      return;
+    }
     lastFileDigest = digest;
-    await apply(result, changed);
+    lastFileLoaded = false;
+    let document: unknown;
+    try {
+      document = parseJsonBody(content, 'jwksFile');
+    } catch (error) {
+      const failure = error instanceof KeySetFetchError ? error : new KeySetFetchError('invalid', 'jwksFile is not JSON');
+      record(failure.outcome, failure.detail);
+      return;
+    }
+    lastFileLoaded = await apply({ kind: 'document', document, etag: null, maxAgeMs: null });
   }
 
   function runFilePoll(path: string): Promise<void> {
     if (inflight) return inflight;
-    inflight = pollFile(path).finally(() => {
-      inflight = null;
-      if (!closed) schedule(FILE_POLL_MS, () => void runFilePoll(path));
-    });
+    inflight = pollFile(path)
+      .catch(() => record('error', 'unexpected failure'))
+      .finally(() => {
+        inflight = null;
+        if (!closed) schedule(FILE_POLL_MS, () => void runFilePoll(path));
+      });
     return inflight;
   }
 
@@ -227,7 +244,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     switch (source.kind) {
       case 'inline':
         return (async () => {
-          await apply({ kind: 'document', document: source.jwks, etag: null, maxAgeMs: null }, true);
+          await apply({ kind: 'document', document: source.jwks, etag: null, maxAgeMs: null });
         })();
       case 'file':
         return runFilePoll(source.path);
@@ -237,7 +254,9 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
   }
 
   function ensureStarted(): Promise<void> {
-    started ??= firstLoad();
+    started ??= firstLoad().then(() => {
+      firstLoadSettled = true;
+    });
     return started;
   }
 
@@ -289,7 +308,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       // A lookup waits for at most one load, so a hung IdP costs it at most `timeout`.
       let waited = false;
       const firstLoadDone = ensureStarted();
-      if (!loaded) {
+      if (!firstLoadSettled) {
         await firstLoadDone;
         waited = true;
       }

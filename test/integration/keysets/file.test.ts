@@ -118,3 +118,29 @@ describe('inline jwks key set', () => {
     expect(keySet.status().ready).toBe(true);
   });
 });
+
+describe('jwksFile staleness', () => {
+  it('stops serving after maxStale while the file stays broken, and recovers when it is fixed', async () => {
+    const path = join(dir, 'jwks.json');
+    atomicWrite(path, jwksOf(keyA));
+    const time = createManualTime();
+    const recorder = fetchRecorder();
+    keySet = createIssuerKeySet(issuerConfig({ kind: 'file', path }, { jwksCache: { maxStaleMs: 60_000 } }), {
+      clock: time.clock,
+      scheduler: time.scheduler,
+      onFetch: recorder.onFetch,
+    });
+    await keySet.start();
+    writeFileSync(path, 'not json');
+    await time.advance(FILE_POLL_MS);
+    await recorder.until(2);
+    expect(keySet.status().lastFetch).toMatchObject({ outcome: 'invalid', detail: 'jwksFile is not JSON' });
+    for (let elapsed = 0; elapsed < 60_000; elapsed += FILE_POLL_MS) await time.advance(FILE_POLL_MS);
+    expect(await keySet.keyFor({ alg: 'ES256', kid: 'a' })).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
+    expect(recorder.outcomes).toEqual(['success', 'invalid']);
+    atomicWrite(path, jwksOf(keyA));
+    await time.advance(FILE_POLL_MS);
+    await recorder.until(3);
+    expect(await keySet.keyFor({ alg: 'ES256', kid: 'a' })).toMatchObject({ ok: true });
+  });
+});
