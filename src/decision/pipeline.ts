@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { HopguardConfig, IssuerConfig, WorkloadConfig } from '../config/types.js';
 import { normaliseType } from '../config/resolve.js';
 import { extractBearer, parseCompact } from '../jwt/compact.js';
-import { bindingSatisfied, callerFromXfcc, certificateThumbprint, checkDelegation, checkProfile, matchesAllowlist, subjectNamesCaller } from '../identity/index.js';
+import { bindingSatisfied, callerFromXfcc, certificateThumbprint, checkDelegation, checkProfile, matchesAllowlist, subjectNamesCaller, trustDomainOf } from '../identity/index.js';
 import { describeRule, firstUnmetClaim } from './claim-rules.js';
 import { checkLifetime } from './lifetime.js';
 import { isAllowedAlgorithm } from './algorithms.js';
@@ -144,6 +144,19 @@ function ownedHeaders(workload: WorkloadConfig): string[] {
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { config, verifier, replay, clock } = deps;
+  const svidIssuersByTrustDomain = new Map<string, IssuerConfig>();
+  for (const issuer of config.issuers.values()) {
+    if (issuer.profile === 'jwt-svid' && issuer.trustDomain !== null && !svidIssuersByTrustDomain.has(issuer.trustDomain)) {
+      svidIssuersByTrustDomain.set(issuer.trustDomain, issuer);
+    }
+  }
+
+  /** A JWT-SVID without iss: the trust domain of its (unverified) SPIFFE ID subject picks the key set. */
+  function svidIssuerFor(subject: string | null): IssuerConfig | undefined {
+    if (subject === null || svidIssuersByTrustDomain.size === 0) return undefined;
+    const trustDomain = trustDomainOf(subject);
+    return trustDomain === null ? undefined : svidIssuersByTrustDomain.get(trustDomain);
+  }
 
   function resolveWorkload(input: CheckInput, trace: Trace): WorkloadConfig {
     const named = input.contextExtensions[WORKLOAD_EXTENSION];
@@ -172,10 +185,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (!isAllowedAlgorithm(header.alg)) deny(trace, 'header', 'alg_not_allowed', `alg ${header.alg} is never accepted`);
 
     // 4. issuer: the unverified iss only picks the issuer's configuration and key set
-    if (unverifiedIssuer === null) deny(trace, 'issuer', 'issuer_untrusted', 'no iss claim');
-    trace.iss = unverifiedIssuer;
-    const issuer: IssuerConfig | undefined = config.issuers.get(unverifiedIssuer);
-    if (issuer === undefined) deny(trace, 'issuer', 'issuer_untrusted', `${unverifiedIssuer} is not configured`);
+    const issuer: IssuerConfig | undefined =
+      unverifiedIssuer !== null ? config.issuers.get(unverifiedIssuer) : svidIssuerFor(parsed.value.unverifiedSubject);
+    trace.iss = unverifiedIssuer ?? issuer?.issuer ?? '';
+    if (issuer === undefined) {
+      deny(trace, 'issuer', 'issuer_untrusted', unverifiedIssuer === null ? 'no iss claim' : `${unverifiedIssuer} is not configured`);
+    }
     if (!workload.issuers.has(issuer.issuer)) deny(trace, 'issuer', 'issuer_untrusted', `${issuer.issuer} is not allowed for ${workload.id}`);
     trace.pass('issuer', issuer.issuer);
 
@@ -191,7 +206,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const signature = await verifier.verify(extracted.token, header, issuer, nowMs);
     if (!signature.ok) deny(trace, 'signature', signature.reason, signature.detail);
     const claims = signature.claims;
-    if (claims.iss !== issuer.issuer) deny(trace, 'signature', 'issuer_untrusted', 'verified iss differs');
+    const issuerless = claims.iss === undefined && issuer.profile === 'jwt-svid';
+    if (claims.iss !== issuer.issuer && !issuerless) deny(trace, 'signature', 'issuer_untrusted', 'verified iss differs');
     trace.pass('signature', `verified with key ${header.kid ?? '(no kid)'}`);
     trace.jti = stringClaim(claims, 'jti');
     trace.sub = stringClaim(claims, 'sub');

@@ -73,15 +73,25 @@ function strictJsonShape(text: string): boolean {
     const char = text.charCodeAt(i);
     if (char === 0x22 /* " */) {
       let end = i + 1;
-      while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c /* \ */ ? 2 : 1;
+      let escaped = false;
+      while (end < text.length && text.charCodeAt(end) !== 0x22) {
+        if (text.charCodeAt(end) === 0x5c /* \ */) {
+          escaped = true;
+          end += 2;
+        } else end += 1;
+      }
       if (end >= text.length) return false;
       const members = stack[stack.length - 1];
       if (expectKey && members instanceof Set) {
-        let name: unknown;
-        try {
-          name = JSON.parse(text.slice(i, end + 1));
-        } catch {
-          return false;
+        // Without an escape the name is the text between the quotes (control characters in it
+        // still fail the JSON.parse of the whole text); only escaped names need decoding.
+        let name: unknown = text.slice(i + 1, end);
+        if (escaped) {
+          try {
+            name = JSON.parse(text.slice(i, end + 1));
+          } catch {
+            return false;
+          }
         }
         if (typeof name !== 'string' || members.has(name)) return false;
         members.add(name);
@@ -131,6 +141,11 @@ export interface CompactToken {
   readonly header: ProtectedHeader;
   /** The unverified `iss`: it may only pick the issuer's key set, nothing else. */
   readonly unverifiedIssuer: string | null;
+  /**
+   * The unverified `sub`: only for a JWT-SVID without `iss` (optional in JWT-SVID §3), whose trust
+   * domain then picks the key set, as a SPIFFE bundle is per trust domain.
+   */
+  readonly unverifiedSubject: string | null;
 }
 
 /**
@@ -175,9 +190,14 @@ export function parseCompact(token: string): { readonly ok: true; readonly value
   if (!jws.ok) return jws;
   const claims = decodeJsonObject(jws.value.payload);
   if (claims === null) return { ok: false, reason: 'token_malformed', detail: 'payload is not a base64url JSON object' };
-  const iss = claims.iss;
+  const { iss, sub } = claims;
   return {
     ok: true,
-    value: { token, header: jws.value.header, unverifiedIssuer: typeof iss === 'string' ? iss : null },
+    value: {
+      token,
+      header: jws.value.header,
+      unverifiedIssuer: typeof iss === 'string' ? iss : null,
+      unverifiedSubject: typeof sub === 'string' ? sub : null,
+    },
   };
 }
