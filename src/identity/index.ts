@@ -20,6 +20,7 @@ export {
   bindingSatisfied,
   certificateThumbprint,
   firstCertificateDer,
+  isCertificateShapedDer,
   sha256Thumbprint,
   type BindingOutcome,
 } from './certificate.js';

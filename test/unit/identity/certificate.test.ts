@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ENCODED_CERTIFICATE_LENGTH, bindingSatisfied, certificateThumbprint } from '../../../src/identity/index.js';
@@ -50,6 +50,38 @@ describe('certificateThumbprint', () => {
     expect(certificateThumbprint(leaf.urlEncodedPem.replace(/%2F/g, '%2f').replace(/%0A/g, '%0a'))).toBe(leaf.thumbprint);
   });
 
+  const privateKeyDer = (cert: TestCertificate): Buffer => createPrivateKey(cert.keyPem).export({ type: 'pkcs8', format: 'der' });
+  const publicKeyDer = (cert: TestCertificate): Buffer => cert.x509.publicKey.export({ type: 'spki', format: 'der' });
+  /** Header bytes after the tag and first length byte of the outer SEQUENCE. */
+  const lengthBytes = (der: Buffer): number => ((der[1] ?? 0) & 0x80 ? (der[1] ?? 0) & 0x7f : 0);
+  /** Re-encodes the outer length with one extra leading zero byte: same value, not DER. */
+  const withLongFormLength = (der: Buffer): Buffer => {
+    const count = lengthBytes(der);
+    const content = der.subarray(2 + count);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(content.length);
+    return Buffer.concat([Buffer.from([0x30, 0x84]), length, content]);
+  };
+  /** A DER SEQUENCE around `content`, with a minimal length. */
+  const sequence = (content: Buffer): Buffer => {
+    const n = content.length;
+    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+    return Buffer.concat([Buffer.from([0x30, ...length]), content]);
+  };
+  /** The offset just past the TLV at `offset` (test certificates are small: lengths fit two bytes). */
+  const tlvEnd = (der: Buffer, offset: number): number => {
+    const first = der[offset + 1] ?? 0;
+    if (!(first & 0x80)) return offset + 2 + first;
+    const count = first & 0x7f;
+    return offset + 2 + count + der.readUIntBE(offset + 2, count);
+  };
+  /** [tbsCertificate, signatureAlgorithm, signatureValue] of a certificate, as raw TLVs. */
+  const parts = (der: Buffer): [Buffer, Buffer, Buffer] => {
+    const start = 2 + lengthBytes(der);
+    const tbsEnd = tlvEnd(der, start);
+    const algEnd = tlvEnd(der, tbsEnd);
+    return [der.subarray(start, tbsEnd), der.subarray(tbsEnd, algEnd), der.subarray(algEnd)];
+  };
   const body = (cert: TestCertificate): string => cert.pem.split('\n').filter((line) => !line.startsWith('-----')).join('');
   const wrap = (b64: string): string => encodeURIComponent(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
 
@@ -68,6 +100,20 @@ describe('certificateThumbprint', () => {
     ['a body that is not a certificate', () => wrap(Buffer.from('not a certificate at all').toString('base64'))],
     ['a truncated certificate', () => wrap(leaf.der.subarray(0, leaf.der.length - 10).toString('base64'))],
     ['a certificate with trailing bytes after the DER', () => wrap(Buffer.concat([leaf.der, Buffer.from([0, 0, 0])]).toString('base64'))],
+    ['a private key between CERTIFICATE markers', () => wrap(privateKeyDer(leaf).toString('base64'))],
+    ['a public key between CERTIFICATE markers', () => wrap(publicKeyDer(leaf).toString('base64'))],
+    ['a certificate with a non-minimal DER length', () => wrap(withLongFormLength(leaf.der).toString('base64'))],
+    ['an indefinite-length (BER) outer SEQUENCE', () => wrap(Buffer.concat([Buffer.from([0x30, 0x80]), leaf.der.subarray(2 + lengthBytes(leaf.der)), Buffer.from([0, 0])]).toString('base64'))],
+    ['a certificate without its signature', () => wrap(sequence(Buffer.concat(parts(leaf.der).slice(0, 2))).toString('base64'))],
+    ['an extra element after the signature', () => wrap(sequence(Buffer.concat([...parts(leaf.der), Buffer.from([0x05, 0x00])])).toString('base64'))],
+    ['a signature that is not a BIT STRING', () => {
+      const [tbs, alg, sig] = parts(leaf.der);
+      return wrap(sequence(Buffer.concat([tbs, alg, Buffer.concat([Buffer.from([0x04]), sig.subarray(1)])])).toString('base64'));
+    }],
+    ['a tbsCertificate that is not a SEQUENCE', () => {
+      const [tbs, alg, sig] = parts(leaf.der);
+      return wrap(sequence(Buffer.concat([Buffer.concat([Buffer.from([0x31]), tbs.subarray(1)]), alg, sig])).toString('base64'));
+    }],
     ['more than the size cap', () => leaf.urlEncodedPem + '%20'.repeat(Math.ceil(MAX_ENCODED_CERTIFICATE_LENGTH / 3))],
   ])('returns null for %s', (_what, input) => {
     expect(certificateThumbprint(input())).toBeNull();
@@ -81,6 +127,10 @@ describe('certificateThumbprint', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('accepts a certificate rebuilt from its own parts (control for the structural refusals above)', () => {
+    expect(certificateThumbprint(wrap(sequence(Buffer.concat(parts(leaf.der))).toString('base64')))).toBe(leaf.thumbprint);
   });
 
   it('never throws on mutated real certificates', () => {
