@@ -92,15 +92,24 @@ export class RedisReplayStore implements ReplayStore {
       this.#failingLogged = false;
     });
     // Log the driver's message only: its error objects may carry command arguments (AUTH's password).
-    this.#client.on('error', (error: unknown) => {
+    const onError = (error: unknown): void => {
       endFirstAttempt();
-      if (this.#failingLogged || this.#closed) return;
-      this.#failingLogged = true;
-      this.#log?.warn({ store: 'redis', target: this.#target, error: driverMessage(error) }, 'replay store connection failed');
-    });
+      this.#reportFailing('replay store connection failed', driverMessage(error));
+    };
+    this.#client.on('error', onError);
+    if (this.#client instanceof Cluster) this.#client.on('node error', onError);
     this.#client.on('close', () => {
-      if (this.#client.status !== 'end') endFirstAttempt();
+      if (this.#client.status === 'end') return;
+      endFirstAttempt();
+      this.#reportFailing('replay store connection lost', 'closed');
     });
+  }
+
+  /** One warning per outage; the next `ready` logs the recovery. */
+  #reportFailing(message: string, error: string): void {
+    if (this.#failingLogged || this.#closed) return;
+    this.#failingLogged = true;
+    this.#log?.warn({ store: 'redis', target: this.#target, error }, message);
   }
 
   /** `ready`, `connecting`, `reconnecting`, ... as ioredis reports it. */

@@ -173,7 +173,13 @@ describe('Redis replay store, faults', () => {
   it('fails fast while Redis is down and heals when it is back, without a new store', async () => {
     const server = await startRedisServer();
     try {
-      const store = openStore(redisReplaySettings(server.url, {}, 300));
+      const messages: string[] = [];
+      const log: ReplayLog = {
+        info: (_fields, message) => messages.push(message),
+        warn: (_fields, message) => messages.push(message),
+        error: (_fields, message) => messages.push(message),
+      };
+      const store = openStore(redisReplaySettings(server.url, {}, 300), log);
       const before = presentation(realClock, { jti: freshJti() });
       expect(await store.record(before)).toBe('fresh');
 
@@ -195,6 +201,8 @@ describe('Redis replay store, faults', () => {
       const after = presentation(realClock, { jti: freshJti() });
       expect(await eventually(() => store.record(after), 'the store to reconnect')).toBe('fresh');
       expect(await store.record(after)).toBe('replayed');
+      // one warning for the outage, one line for the recovery
+      expect(messages).toEqual(['replay store connection lost', 'replay store reconnected']);
     } finally {
       await server.close();
     }
