@@ -92,7 +92,7 @@ function parseRedisUrl(text: string): UrlParts {
 }
 
 /** passwordFile, else passwordEnv, else the URL's password. The value itself never appears in an error. */
-function resolvePassword(settings: RedisSettings, fromUrl: string | undefined, secrets: SecretSources): string | undefined {
+export function resolvePassword(settings: RedisSettings, fromUrl: string | undefined, secrets: SecretSources = PROCESS_SECRETS): string | undefined {
   if (settings.passwordFile !== null) {
     let text: string;
     try {

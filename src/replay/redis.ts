@@ -11,7 +11,7 @@ import type { Clock, ReplayOutcome, ReplayRecord, ReplayStore } from '../decisio
 import type { ReplaySettings } from '../config/types.js';
 import { driverMessage, ReplayStoreError, type ReplayLog, type ReplayStoreErrorKind } from './errors.js';
 import { ONCE_MARKER, remainingTtlMs, replayKey, sourceDigest } from './key.js';
-import { planRedisConnection, type SecretSources } from './redis-options.js';
+import { planRedisConnection, resolvePassword, type SecretSources } from './redis-options.js';
 
 /** KEYS[1] record key; ARGV[1] caller digest; ARGV[2] TTL in ms. Returns 1 fresh, 0 replayed. */
 const BIND_TO_SOURCE_LUA = `
@@ -103,6 +103,19 @@ export class RedisReplayStore implements ReplayStore {
       endFirstAttempt();
       this.#reportFailing('replay store connection lost', 'closed');
     });
+    const client = this.#client;
+    if (settings.redis.passwordFile !== null && client instanceof Redis) {
+      // A mounted Secret changes in place: read it again before each reconnect, so a rotated
+      // password needs no restart. A file that cannot be read keeps the last password.
+      client.on('reconnecting', () => {
+        try {
+          const password = resolvePassword(settings.redis, undefined, options.secrets);
+          if (password !== undefined) client.options.password = password;
+        } catch (error) {
+          this.#log?.warn({ store: 'redis', target: this.#target, error: driverMessage(error) }, 'replay store password file unreadable');
+        }
+      });
+    }
   }
 
   /** One warning per outage; the next `ready` logs the recovery. */

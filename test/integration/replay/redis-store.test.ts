@@ -10,7 +10,7 @@ import type { ReplaySettings } from '../../../src/config/types.js';
 import type { Clock, ReplayOutcome, ReplayRecord } from '../../../src/decision/types.js';
 import { createReplayStore, RedisReplayStore, ReplayStoreError } from '../../../src/replay/index.js';
 import type { ReplayLog } from '../../../src/replay/errors.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { rawCommand, startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { FRONTEND, INTRUDER, presentation, replaySettings } from '../../unit/replay/fixtures.js';
 
 const realClock: Clock = { nowMs: () => Date.now() };
@@ -47,6 +47,11 @@ async function failureOf(call: Promise<unknown>): Promise<ReplayStoreError> {
   if (!('error' in outcome)) throw new Error(`expected a rejection, got ${String(outcome.value)}`);
   expect(outcome.error).toBeInstanceOf(ReplayStoreError);
   return outcome.error as ReplayStoreError;
+}
+
+/** CLIENT KILL TYPE normal, sent with the current password; returns how many connections were cut. */
+async function rawKillClients(port: number, password: string): Promise<number> {
+  return (await rawCommand(port, ['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'], password)) as number;
 }
 
 function count(outcomes: readonly ReplayOutcome[], wanted: ReplayOutcome): number {
@@ -280,6 +285,28 @@ describe('Redis replay store, authentication', () => {
     const entry: ReplayRecord = presentation(realClock, { jti: freshJti() });
     expect(await store.record(entry)).toBe('fresh');
     expect(await store.record(entry)).toBe('replayed');
+  });
+
+  it('picks up a rotated passwordFile on reconnect, without a new store', async () => {
+    const rotating = await startRedisServer({ password: 'first-password' });
+    try {
+      const file = join(dir, 'rotating-password');
+      await writeFile(file, 'first-password\n', { mode: 0o600 });
+      const store = openStore(redisReplaySettings(rotating.url, { passwordFile: file }));
+      expect(await store.record(presentation(realClock, { jti: freshJti() }))).toBe('fresh');
+
+      // rotate: the Secret file changes, Redis takes the new password, old connections are cut
+      await writeFile(file, 'second-password\n', { mode: 0o600 });
+      expect(await rotating.command('CONFIG', 'SET', 'requirepass', 'second-password')).toBe('OK');
+      const killed = await rawKillClients(rotating.port, 'second-password');
+      expect(killed).toBeGreaterThan(0);
+
+      const after = presentation(realClock, { jti: freshJti() });
+      expect(await eventually(() => store.record(after), 'the store to reconnect with the new password')).toBe('fresh');
+      expect(await store.record(after)).toBe('replayed');
+    } finally {
+      await rotating.close();
+    }
   });
 
   it('authenticates with the password from passwordEnv', async () => {
