@@ -17,6 +17,10 @@ export interface TableEntry {
 
 export interface KeyTable {
   readonly entries: readonly TableEntry[];
+  /** `kid NUL alg` -> entry, for tokens that name a kid. */
+  readonly byKidAlg: ReadonlyMap<string, TableEntry>;
+  /** alg -> every entry usable for it, for tokens without kid. */
+  readonly byAlg: ReadonlyMap<string, readonly TableEntry[]>;
   /** keyIds of every accepted JWK: what disappears from here is reported as removed. */
   readonly keyIds: ReadonlySet<string>;
   /** The number of distinct JWKs accepted. */
@@ -93,7 +97,8 @@ function label(jwk: Record<string, unknown>, index: number): string {
   return typeof jwk.kid === 'string' ? `kid ${JSON.stringify(jwk.kid.slice(0, 64))}` : `key #${index}`;
 }
 
-export async function buildKeyTable(document: unknown, issuer: IssuerConfig): Promise<KeyTableResult> {
+/** `previous` lends its imported keys: an unchanged key is not imported again at each refresh. */
+export async function buildKeyTable(document: unknown, issuer: IssuerConfig, previous: KeyTable | null = null): Promise<KeyTableResult> {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     return { ok: false, detail: 'the JWK Set is not a JSON object' };
   }
@@ -102,6 +107,8 @@ export async function buildKeyTable(document: unknown, issuer: IssuerConfig): Pr
   if (keys.length > MAX_KEYS_PER_SET) return { ok: false, detail: `the JWK Set has ${keys.length} keys (limit ${MAX_KEYS_PER_SET})` };
 
   const allowed = new Set<string>(issuer.algorithms);
+  const imported = new Map<string, VerificationKey>();
+  for (const entry of previous?.entries ?? []) imported.set(`${entry.keyId}\u0000${entry.alg}`, entry.key);
   const notes: string[] = [];
   const entries: TableEntry[] = [];
   const keyIds = new Set<string>();
@@ -141,7 +148,7 @@ export async function buildKeyTable(document: unknown, issuer: IssuerConfig): Pr
         continue;
       }
       try {
-        const key = (await importJWK(publicJwk, alg)) as VerificationKey;
+        const key = imported.get(`${keyId}\u0000${alg}`) ?? ((await importJWK(publicJwk, alg)) as VerificationKey);
         entries.push({ kid, alg, key, keyId });
         taken.add(slot);
         accepted = true;
@@ -154,14 +161,20 @@ export async function buildKeyTable(document: unknown, issuer: IssuerConfig): Pr
   if (entries.length === 0) {
     return { ok: false, detail: `no usable key in the JWK Set${notes.length ? ` (${notes.slice(0, 5).join('; ')})` : ''}` };
   }
-  return { ok: true, table: { entries, keyIds, keyCount: keyIds.size }, notes };
+  const byKidAlg = new Map<string, TableEntry>();
+  const byAlg = new Map<string, TableEntry[]>();
+  for (const entry of entries) {
+    if (entry.kid !== null) byKidAlg.set(`${entry.kid}\u0000${entry.alg}`, entry);
+    byAlg.set(entry.alg, [...(byAlg.get(entry.alg) ?? []), entry]);
+  }
+  return { ok: true, table: { entries, byKidAlg, byAlg, keyIds, keyCount: keyIds.size }, notes };
 }
 
 /** The key for a token header: by kid, or the only key for alg when the token has no kid. */
 export function findKey(table: KeyTable, alg: string, kid: string | undefined): TableEntry | undefined {
   if (kid === undefined) {
-    const candidates = table.entries.filter((entry) => entry.alg === alg);
-    return candidates.length === 1 ? candidates[0] : undefined;
+    const candidates = table.byAlg.get(alg);
+    return candidates?.length === 1 ? candidates[0] : undefined;
   }
-  return table.entries.find((entry) => entry.kid === kid && entry.alg === alg);
+  return table.byKidAlg.get(`${kid}\u0000${alg}`);
 }

@@ -131,7 +131,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       record('not_modified', `${loaded.table.keyCount} keys`);
       return true;
     }
-    const built = await buildKeyTable(result.document, issuer);
+    const built = await buildKeyTable(result.document, issuer, loaded?.table ?? null);
     if (!built.ok) {
       record('invalid', built.detail);
       return false;

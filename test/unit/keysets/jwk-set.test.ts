@@ -135,3 +135,21 @@ describe('key selection', () => {
     expect(findKey(mixed, 'RS256', 'dup')).toBeDefined();
   });
 });
+
+describe('reuse across refreshes', () => {
+  it('keeps the imported key object of an unchanged key and imports a new one', async () => {
+    const a = await generateTestKey('ES256', { kid: 'a' });
+    const b = await generateTestKey('ES256', { kid: 'b' });
+    const first = await table(jwksOf(a));
+    const second = await buildKeyTable(jwksOf(a, b), issuer, first);
+    if (!second.ok) throw new Error(second.detail);
+    expect(findKey(second.table, 'ES256', 'a')?.key).toBe(findKey(first, 'ES256', 'a')?.key);
+    expect(findKey(second.table, 'ES256', 'b')).toBeDefined();
+    // A different key under the same kid gets its own import and keyId.
+    const a2 = await generateTestKey('ES256', { kid: 'a' });
+    const third = await buildKeyTable(jwksOf(a2), issuer, first);
+    if (!third.ok) throw new Error(third.detail);
+    expect(findKey(third.table, 'ES256', 'a')?.key).not.toBe(findKey(first, 'ES256', 'a')?.key);
+    expect(findKey(third.table, 'ES256', 'a')?.keyId).not.toBe(findKey(first, 'ES256', 'a')?.keyId);
+  });
+});
