@@ -142,11 +142,22 @@ export function matchesAllowlist(id: unknown, allowlist: IdentityAllowlist): boo
   if (allowlist.prefixes.length === 0) return false;
   // Only a well-formed ID may match a prefix, so `..`, `//` or percent tricks cannot climb out of it.
   if (!isSpiffeId(id)) return false;
-  for (const entry of allowlist.prefixes) {
-    const base = prefixBase(entry);
-    if (base !== null && id.length > base.length && id.startsWith(base)) return true;
+  for (const base of prefixBasesOf(allowlist)) {
+    if (id.length > base.length && id.startsWith(base)) return true;
   }
   return false;
+}
+
+/** Allowlists come from the loaded config and never change: their prefix bases are worked out once. */
+const prefixBasesByAllowlist = new WeakMap<IdentityAllowlist, readonly string[]>();
+
+function prefixBasesOf(allowlist: IdentityAllowlist): readonly string[] {
+  let bases = prefixBasesByAllowlist.get(allowlist);
+  if (bases === undefined) {
+    bases = allowlist.prefixes.map(prefixBase).filter((base): base is string => base !== null);
+    prefixBasesByAllowlist.set(allowlist, bases);
+  }
+  return bases;
 }
 
 /** `spiffe://td/a/*`, `spiffe://td/a/` and `spiffe://td/a` all become `spiffe://td/a/`; null when unusable. */
