@@ -29,7 +29,9 @@ export type JwksBehavior =
   | { readonly kind: 'slow'; readonly intervalMs: number }
   /** A body of `bytes` bytes; `declareLength: false` streams it chunked, hiding the size. */
   | { readonly kind: 'oversize'; readonly bytes: number; readonly declareLength: boolean }
-  | { readonly kind: 'redirect'; readonly location: string };
+  | { readonly kind: 'redirect'; readonly location: string }
+  /** Declares a full body, sends half of it, then drops the connection. */
+  | { readonly kind: 'truncate' };
 
 export interface RecordedRequest {
   readonly path: string;
@@ -164,6 +166,12 @@ export async function startJwksServer(options: { tls?: TestTls } = {}): Promise<
       case 'redirect':
         response.writeHead(302, { location: behavior.location }).end();
         return;
+      case 'truncate': {
+        const body = JSON.stringify(state.jwks);
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+        response.write(body.slice(0, Math.floor(body.length / 2)), () => request.socket.destroy());
+        return;
+      }
     }
   };
 

@@ -125,7 +125,9 @@ export async function httpGet(options: HttpGetOptions): Promise<HttpGetResult> {
       });
       response.on('end', () => finish(null, { kind: 'ok', body: Buffer.concat(chunks), etag, maxAgeMs }));
       response.on('error', () => finish(new KeySetFetchError('error', 'response aborted')));
-      response.on('aborted', () => finish(new KeySetFetchError('error', 'response aborted')));
+      response.on('close', () => {
+        if (!response.complete) finish(new KeySetFetchError('error', 'response aborted'));
+      });
     });
     const deadline = setTimeout(() => finish(new KeySetFetchError('error', `timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     deadline.unref();

@@ -18,6 +18,7 @@ const bad: [string, () => JwksBehavior | { jwks: unknown }, 'error' | 'invalid',
   ['an oversize chunked body', () => ({ kind: 'oversize', bytes: 3 * 1024 * 1024, declareLength: false }), 'invalid', /^response exceeds 1048576 bytes$/],
   ['a slow body', () => ({ kind: 'slow', intervalMs: 50 }), 'error', /^timed out after 400 ms$/],
   ['a hang', () => ({ kind: 'hang' }), 'error', /^timed out after 400 ms$/],
+  ['a body cut short', () => ({ kind: 'truncate' }), 'error', /^response aborted$/],
 ];
 
 describe('hostile or broken responses never replace good keys', () => {
