@@ -20,36 +20,33 @@ async function configOrExit(path: string): Promise<HopguardConfig> {
 }
 
 async function serve(configPath: string | null): Promise<void> {
-  const [{ createDemo, demoBanner }, { startHopguard }] = await Promise.all([import('./demo/demo.js'), import('./server.js')]);
-  const demo = configPath === null ? await createDemo() : null;
-  const config = demo?.config ?? (await configOrExit(configPath as string));
-  const running = await startHopguard(config);
-  process.stdout.write(`hopguard listening: grpc ${running.grpcAddress}\n`);
-  if (demo) process.stdout.write(`${demoBanner(demo, fileURLToPath(import.meta.url), running.grpcAddress)}\n`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`hopguard: ${signal}, draining\n`);
-    await running.close();
-    await demo?.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-  if (configPath !== null) {
-    process.on('SIGHUP', () => {
-      void loadConfigFile(configPath).then(async (loaded) => {
-        if (!loaded.ok) {
-          process.stderr.write(`hopguard: reload refused, keeping the running config:\n  ${loaded.errors.join('\n  ')}\n`);
-          return;
-        }
-        await running.reload(loaded.config);
-        process.stdout.write('hopguard: config reloaded\n');
-      });
-    });
+  const workers = await import('./workers.js');
+  if (workers.isClusterWorker()) {
+    workers.runClusterWorker();
+    return;
   }
+  const { readFile } = await import('node:fs/promises');
+  const { createDemo, demoBanner } = await import('./demo/demo.js');
+  const demo =
+    configPath === null
+      ? await createDemo({
+          ...(process.env.HOPGUARD_DEMO_GRPC ? { grpc: process.env.HOPGUARD_DEMO_GRPC } : {}),
+          ...(process.env.HOPGUARD_DEMO_ADMIN ? { admin: process.env.HOPGUARD_DEMO_ADMIN } : {}),
+        })
+      : null;
+  const config = demo?.config ?? (await configOrExit(configPath as string));
+  // The text the config came from: reloads compare against it, workers receive it.
+  const configText = configPath === null ? null : await readFile(configPath, 'utf8').catch(() => '');
+  const announce = (at: { grpc: string; http: string | null; admin: string | null; workers: number }) => {
+    const parts = [`grpc ${at.grpc}`, at.http ? `http ${at.http}` : null, at.admin ? `admin ${at.admin}` : null, at.workers > 1 ? `workers ${at.workers}` : null];
+    process.stdout.write(`hopguard listening: ${parts.filter(Boolean).join(' ')}\n`);
+    if (demo) process.stdout.write(`${demoBanner(demo, fileURLToPath(import.meta.url), at.grpc)}\n`);
+  };
+  if (workers.workerCount(config) > 1 && configPath !== null && configText !== null) {
+    await workers.serveCluster({ configPath, config, configText, announce });
+    return;
+  }
+  await workers.serveSingleProcess({ configPath, config, configText, announce, ...(demo ? { onStopped: () => demo.close() } : {}) });
 }
 
 async function run(command: Command): Promise<number | null> {
