@@ -26,6 +26,15 @@ export const MAX_JSON_DEPTH = 64;
 export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
 const BEARER = /^bearer$/i;
 
+/** Every non-empty comma-separated credential in the values, trimmed; one value without a comma (the usual case) allocates no intermediate arrays. */
+function credentialsIn(values: readonly string[]): string[] {
+  if (values.length === 1 && !(values[0] as string).includes(',')) {
+    const only = (values[0] as string).trim();
+    return only === '' ? [] : [only];
+  }
+  return values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '');
+}
+
 /**
  * Finds exactly one bearer token among the authorization header values. Envoy joins repeated
  * headers with a comma, and a compact JWS never contains one, so a comma means two credentials.
@@ -38,7 +47,7 @@ export function extractBearer(
   if (values.includes(OVERSIZE_HEADER_VALUE)) {
     return { ok: false, reason: 'token_too_large', detail: 'authorization header over maxHeaderBytes, or too many headers' };
   }
-  const credentials = values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '');
+  const credentials = credentialsIn(values);
   const bearers = credentials.filter((credential) => BEARER.test(credential.split(/[ \t]/, 1)[0] ?? ''));
   if (bearers.length === 0) return { ok: false, reason: 'token_missing', detail: 'no Bearer credential' };
   if (credentials.length > 1) {
