@@ -1,0 +1,137 @@
+/**
+ * Small helpers shared by the benchmark scripts: CPU pinning, child processes that announce
+ * readiness on stdout, CPU time from /proc, free ports and percentiles.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+export function commandExists(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
+}
+
+export const HAS_TASKSET = commandExists('taskset');
+
+/** The cores the server and the load generator get; one machine core each when there are two or more. */
+export function cores() {
+  const count = Number(spawnSync('nproc', [], { encoding: 'utf8' }).stdout.trim()) || 1;
+  return { count, server: '0', load: count > 1 ? '1' : '0' };
+}
+
+/** `[command, args]` prefixed with `taskset -c <core>` when taskset exists. */
+export function pinned(core, command, args) {
+  return HAS_TASKSET ? ['taskset', ['-c', core, command, ...args]] : [command, args];
+}
+
+/**
+ * Starts a child and resolves with it and its first stdout line that parses as JSON with
+ * `ready: true` (servers print their address that way).
+ */
+export function spawnReady(command, args, { env, timeoutMs = 60_000, label = command } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let buffered = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${label} did not become ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited with ${code} before it was ready`));
+    });
+    const onData = (chunk) => {
+      buffered += chunk;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        try {
+          const message = JSON.parse(line);
+          if (message.ready) {
+            clearTimeout(timer);
+            child.stdout.off('data', onData);
+            child.stdout.resume();
+            child.removeAllListeners('exit');
+            resolve({ child, message });
+            return;
+          }
+        } catch {
+          // not our line
+        }
+      }
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', onData);
+  });
+}
+
+export function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** user + system CPU seconds the process used so far (all its threads). */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is state (field 3); utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+export function rssBytes(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Percentile of an ascending-sorted array (nearest rank). */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+export function latencySummaryMs(microseconds) {
+  const sorted = Float64Array.from(microseconds).sort();
+  const at = (p) => {
+    const value = percentile(sorted, p);
+    return value === null ? null : Math.round(value) / 1000;
+  };
+  return { p50: at(50), p99: at(99), p999: at(99.9), max: at(100) };
+}
+
+export function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) continue;
+    const [name, inline] = arg.slice(2).split('=', 2);
+    if (inline !== undefined) args[name] = inline;
+    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) args[name] = argv[++i];
+    else args[name] = true;
+  }
+  return args;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
