@@ -1,6 +1,6 @@
 /** Reads a config file (YAML or JSON), validates it against the schema and resolves it. */
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { resolveConfig, type ConfigError } from './resolve.js';
 import { configSchema } from './schema.js';
@@ -47,7 +47,11 @@ export function loadConfigObject(document: unknown): LoadResult {
 export function loadConfigText(text: string): LoadResult {
   let document: unknown;
   try {
-    document = parseYaml(text, { maxAliasCount: 100, uniqueKeys: true });
+    const parsed = parseDocument(text, { uniqueKeys: true, logLevel: 'silent' });
+    // Unresolved tags (`!foo`) and the like are warnings to the yaml package; a config is refused.
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem !== undefined) throw problem;
+    document = parsed.toJS({ maxAliasCount: 100 });
   } catch (error) {
     return { ok: false, errors: [`(file): not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`] };
   }

@@ -4,6 +4,7 @@
  */
 import { buildAllowlist, profileTrustDomain } from '../identity/index.js';
 import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
+import { REPLAY_DEFAULTS } from '../replay/defaults.js';
 import { parseDuration } from './duration.js';
 import type { RawClaimRule, RawConfig, RawIssuer, RawWorkload } from './schema.js';
 import type {
@@ -171,6 +172,14 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
     if (cache.minTtlMs > cache.maxTtlMs) {
       errors.push({ path: `issuers[${index}].jwksCache.minTtl`, message: 'must not exceed maxTtl' });
     }
+    const fetched = issuer.source.kind === 'uri' || issuer.source.kind === 'discovery';
+    if ((issuer.caFile !== null || issuer.tokenFile !== null) && !fetched) {
+      errors.push({ path: `issuers[${index}].${issuer.caFile !== null ? 'caFile' : 'tokenFile'}`, message: 'only applies to jwksUri or discovery' });
+    }
+    const fetchUrl = issuer.source.kind === 'uri' ? issuer.source.uri : issuer.issuer;
+    if (issuer.tokenFile !== null && fetched && !fetchUrl.startsWith('https://')) {
+      errors.push({ path: `issuers[${index}].tokenFile`, message: 'a bearer token is only sent over https' });
+    }
     if (issuer.profile === 'jwt-svid' && issuer.trustDomain === null) {
       errors.push({ path: `issuers[${index}].trustDomain`, message: 'is required for profile jwt-svid unless the issuer is a spiffe:// ID' });
     }
@@ -208,17 +217,17 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
       replay: {
         store,
         redis: {
-          url: redis.url ?? 'redis://127.0.0.1:6379',
+          url: redis.url ?? REPLAY_DEFAULTS.redisUrl,
           passwordFile: redis.passwordFile ?? null,
           passwordEnv: redis.passwordEnv ?? null,
-          keyPrefix: redis.keyPrefix ?? 'hopguard:jti:',
+          keyPrefix: redis.keyPrefix ?? REPLAY_DEFAULTS.keyPrefix,
           sentinels: redis.sentinels ?? [],
           sentinelName: redis.sentinelName ?? null,
           cluster: redis.cluster ?? [],
         },
         onStoreError: replay.onStoreError ?? 'deny',
-        timeoutMs: ms(replay.timeout, 500),
-        maxEntries: replay.maxEntries ?? 1_000_000,
+        timeoutMs: ms(replay.timeout, REPLAY_DEFAULTS.timeoutMs),
+        maxEntries: replay.maxEntries ?? REPLAY_DEFAULTS.maxEntries,
       },
       limits: {
         maxTokenBytes: limits.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES,

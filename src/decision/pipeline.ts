@@ -3,12 +3,12 @@
  * Each step may deny with its reason code; replay runs last so an invalid token never burns a jti.
  * The pipeline does no I/O of its own: keys, replay state and time come through its ports.
  */
-import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { HopguardConfig, IssuerConfig, WorkloadConfig } from '../config/types.js';
 import { normaliseType } from '../config/resolve.js';
 import { extractBearer, parseCompact } from '../jwt/compact.js';
 import { bindingSatisfied, callerFromXfcc, certificateThumbprint, checkDelegation, checkProfile, matchesAllowlist, subjectNamesCaller, trustDomainOf } from '../identity/index.js';
+import { jtiTooLong } from '../replay/key.js';
 import { describeRule, firstUnmetClaim } from './claim-rules.js';
 import { checkLifetime } from './lifetime.js';
 import { isAllowedAlgorithm } from './algorithms.js';
@@ -33,12 +33,6 @@ export const HEADER_WORKLOAD = 'x-hopguard-workload';
 export const HEADER_SHADOW_REASON = 'x-hopguard-shadow-reason';
 /** Header values longer than this, or with control characters, are not forwarded. */
 const MAX_FORWARDED_VALUE = 4096;
-/** Replay keys hash the jti, but an unbounded one is still a caller-controlled cost (issue #4: 256 bytes). */
-export const MAX_JTI_BYTES = 256;
-
-function jtiTooLong(jti: string): boolean {
-  return jti.length > MAX_JTI_BYTES || Buffer.byteLength(jti, 'utf8') > MAX_JTI_BYTES;
-}
 
 export interface PipelineDeps {
   readonly config: HopguardConfig;
@@ -254,6 +248,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (workload.replay !== 'off') {
       if (trace.jti === '') deny(trace, 'replay', 'jti_required', `replay mode ${workload.replay} needs a jti`);
       if (jtiTooLong(trace.jti)) deny(trace, 'replay', 'token_malformed', 'jti longer than 256 bytes');
+      // With no caller identity there is nothing to bind to: source-bound degrades to once,
+      // otherwise every caller without an identity would share one binding.
+      const mode = workload.replay === 'source-bound' && caller.principal === '' ? 'once' : workload.replay;
       let outcome: Awaited<ReturnType<ReplayStore['record']>> | 'error';
       try {
         outcome = await replay.record({
@@ -261,20 +258,20 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           issuer: issuer.issuer,
           jti: trace.jti,
           source: caller.principal,
-          mode: workload.replay,
+          mode,
           expiresAtMs: lifetime.expSeconds * 1000 + workload.clockSkewMs,
         });
       } catch {
         outcome = 'error';
       }
-      if (outcome === 'replayed') deny(trace, 'replay', 'replayed', `jti seen before (${workload.replay})`);
+      if (outcome === 'replayed') deny(trace, 'replay', 'replayed', `jti seen before (${mode})`);
       if (outcome === 'error' || outcome === 'store_full') {
         trace.storeError = true;
         const why = outcome === 'store_full' ? 'replay store is full of unexpired jtis' : 'replay store failed';
         if (config.replay.onStoreError === 'deny') deny(trace, 'replay', 'replay_store_unavailable', why);
         trace.pass('replay', `${why}; allowed by onStoreError: allow`);
       } else {
-        trace.pass('replay', `first use (${workload.replay})`);
+        trace.pass('replay', `first use (${mode})`);
       }
     } else {
       trace.pass('replay', 'off');

@@ -53,6 +53,9 @@ describe('config loading', () => {
     [{ ...ISSUER, jwksUri: 'ftp://idp/keys' }, 'issuers[0].jwksUri'],
     [{ ...ISSUER, jwksCache: { minTtl: 'soon' } }, 'issuers[0].jwksCache.minTtl'],
     [{ ...ISSUER, jwksCache: { minTtl: '2h', maxTtl: '1h' } }, 'issuers[0].jwksCache.minTtl'],
+    [{ issuer: 'x', jwks: { keys: [] }, algorithms: ['ES256'], caFile: '/ca.pem' }, 'issuers[0].caFile'],
+    [{ ...ISSUER, jwksUri: 'http://idp/keys', tokenFile: '/token' }, 'issuers[0].tokenFile'],
+    [{ issuer: 'https://spire.example', jwks: { keys: [] }, algorithms: ['ES256'], profile: 'jwt-svid' }, 'issuers[0].trustDomain'],
   ])('refuses a bad issuer with its key path (%#)', (issuer, path) => {
     const errors = errorsOf({ issuers: [issuer], workloads: [WORKLOAD] });
     expect(errors.length).toBeGreaterThan(0);
@@ -88,6 +91,7 @@ describe('config loading', () => {
     const broken = loadConfigText('issuers: [\n');
     expect(broken.ok).toBe(false);
     expect(loadConfigText('a: 1\na: 2\n').ok).toBe(false);
+    expect(loadConfigText('issuers: !secret [x]\nworkloads: []\n')).toMatchObject({ ok: false, errors: [expect.stringMatching(/^\(file\): not valid YAML/)] });
   });
 
   it('parses durations', () => {

@@ -330,6 +330,14 @@ describe('replay', () => {
     expect(reasonOf(await pipeline.check(input({ token: text, sourcePrincipal: 'spiffe://cluster.local/ns/shop/sa/thief' })))).toBe('replayed');
   });
 
+  it('source-bound without a caller identity degrades to once', async () => {
+    const { pipeline, replay } = setup();
+    const text = token(goodClaims());
+    expect(reasonOf(await pipeline.check(input({ token: text, sourcePrincipal: '' })))).toBe('allow');
+    expect(reasonOf(await pipeline.check(input({ token: text, sourcePrincipal: '' })))).toBe('replayed');
+    expect(replay.records[0]?.mode).toBe('once');
+  });
+
   it('once: any second presentation is replayed', async () => {
     const { pipeline } = setup(config({}, { replay: 'once' }));
     const text = token(goodClaims());
