@@ -19,9 +19,9 @@ export const MAX_KID_LENGTH = 256;
  */
 export const MAX_JSON_DEPTH = 64;
 /**
- * What the transport puts in place of an authorization value over `maxHeaderBytes`, or when more
- * than `maxHeaders` decision headers arrived (src/transport/envoy-request.ts OVERSIZE_HEADER_VALUE;
- * a test keeps the two equal). It is reported as token_too_large, the reason SPEC gives for size.
+ * What the transports put in place of an authorization value over `maxHeaderBytes`, or when more
+ * than `maxHeaders` decision headers arrived. It is reported as token_too_large, the reason SPEC
+ * gives for size.
  */
 export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
 const BEARER = /^bearer$/i;

@@ -12,6 +12,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { CheckInput } from '../decision/types.js';
+import { OVERSIZE_HEADER_VALUE } from '../jwt/compact.js';
 
 /** The only request headers the decision pipeline reads. */
 export const DECISION_HEADERS: ReadonlySet<string> = new Set([
@@ -24,13 +25,12 @@ export const DECISION_HEADERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Stands in for a kept header whose value exceeded `maxHeaderBytes`, or for `authorization`
- * when more than `maxHeaders` decision headers arrived. Dropping such a value could turn a
- * denial into an allow (a second token silently gone), so the marker stays in its place. It is
- * one Bearer credential that is not a JWS: a pipeline unaware of it denies `token_malformed`;
- * the pipeline maps it to `token_too_large`.
+ * OVERSIZE_HEADER_VALUE stands in for a kept header whose value exceeded `maxHeaderBytes`, or for
+ * `authorization` when more than `maxHeaders` decision headers arrived. Dropping such a value
+ * could turn a denial into an allow (a second token silently gone), so the marker stays in its
+ * place; the token guards report it as `token_too_large`.
  */
-export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
+export { OVERSIZE_HEADER_VALUE };
 
 export interface RequestLimits {
   /** At most this many decision-header values are kept. */
