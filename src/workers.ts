@@ -209,6 +209,7 @@ type ToWorker =
   | { readonly type: 'hopguard:ready?'; readonly id: number };
 
 type FromWorker =
+  | { readonly type: 'hopguard:listening' }
   | { readonly type: 'hopguard:started'; readonly grpc: string; readonly http: string | null }
   | { readonly type: 'hopguard:failed'; readonly error: string }
   | { readonly type: 'hopguard:metrics'; readonly id: number; readonly scopes: ScopeMetrics[] }
@@ -245,10 +246,6 @@ export function runClusterWorker(): void {
           (started) => {
             running = started;
             send({ type: 'hopguard:started', grpc: started.grpcAddress, http: started.httpAddress });
-            if (stopping) {
-              stopping = false;
-              stop();
-            }
           },
           (error: unknown) => {
             send({ type: 'hopguard:failed', error: (error as Error)?.message ?? String(error) });
@@ -278,6 +275,8 @@ export function runClusterWorker(): void {
         return;
     }
   });
+  // Messages sent before a listener exists are lost: ask for the config only now.
+  send({ type: 'hopguard:listening' });
   // The primary decides when to drain; a signal to the whole process group drains here too.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -350,7 +349,9 @@ export async function serveCluster(options: ServeOptions & { readonly configText
     const worker = cluster.fork();
     workers.set(worker.id, { worker, started: false });
     worker.on('message', (message: FromWorker) => {
-      if (message.type === 'hopguard:started') {
+      if (message.type === 'hopguard:listening') {
+        worker.send({ type: 'hopguard:start', text: configText } satisfies ToWorker);
+      } else if (message.type === 'hopguard:started') {
         const entry = workers.get(worker.id);
         if (entry) entry.started = true;
         addresses ??= { grpc: message.grpc, http: message.http };
@@ -362,7 +363,6 @@ export async function serveCluster(options: ServeOptions & { readonly configText
         pending.get(message.id)?.(message);
       }
     });
-    worker.on('online', () => worker.send({ type: 'hopguard:start', text: configText } satisfies ToWorker));
     worker.on('exit', (code, signal) => {
       workers.delete(worker.id);
       if (draining) {
