@@ -185,10 +185,9 @@ describe('attack catalogue through the real gRPC server', () => {
       rig.jwks.setKeys(jwksOf(rig.es256, rig.rs256));
     });
 
-    // Known bug (issue #8 report): src/jwt/keysets/jwk-set.ts accepts an RSA key with public
-    // exponent 1, under which a "signature" equal to the PKCS#1 v1.5 encoded message verifies.
-    // Flip to `it` when jwk-set.ts refuses e < 65537.
-    it.fails('never uses an RSA key with public exponent 1 (forged signature): key_unknown', async () => {
+    // With public exponent 1 a "signature" equal to the PKCS#1 v1.5 encoded message verifies:
+    // jwk-set.ts refuses e < 65537 (and even or huge exponents) at load.
+    it('never uses an RSA key with public exponent 1 (forged signature): key_unknown', async () => {
       const modulus = Buffer.from(String(rig.rs256.publicJwk.n), 'base64url');
       const badJwk = { kty: 'RSA', n: b64url(modulus), e: 'AQ', kid: 'exponent-one', alg: 'RS256', use: 'sig' };
       rig.jwks.setKeys({ keys: [...jwksOf(rig.es256, rig.rs256).keys, badJwk] });

@@ -16,11 +16,9 @@
  * | crypto    | 1, 48                                  | alg_not_allowed   | HS256 |
  * | crypto    | 50, 67                                 | token_malformed   | JWE: hopguard verifies JWS only and never decrypts |
  *
- * Known bugs ("invalid" in Wycheproof, currently verified): key tcId 7 and crypto tcId 46 (a ROCA
- * key, CVE-2017-15361) and key tcId 9 (RSA public exponent 1: any "signature" equal to the padded
- * message verifies). src/jwt/keysets/jwk-set.ts checks only the modulus size; the fix (refuse
- * e < 65537 or even e, and ROCA-fingerprinted moduli) is described in issue #8's report. Those
- * three cases are `it.fails` until it lands: fixing the bug turns them red, to be made plain `it`.
+ * Weak RSA keys ("invalid" in Wycheproof): key tcId 7 and crypto tcId 46 (a ROCA key,
+ * CVE-2017-15361) and key tcId 9 (public exponent 1: any "signature" equal to the padded message
+ * verifies) are refused at JWKS load (src/jwt/keysets/rsa-checks.ts).
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,12 +39,6 @@ const DEVIATIONS: Readonly<Record<FileName, Readonly<Record<number, ReasonCode>>
   crypto: { 1: 'alg_not_allowed', 48: 'alg_not_allowed', 50: 'token_malformed', 67: 'token_malformed' },
 };
 
-/** Issue #8 report: weak RSA keys (e = 1, ROCA) are loaded by jwk-set.ts. */
-const KNOWN_BUGS: Readonly<Record<FileName, ReadonlySet<number>>> = {
-  signature: new Set(),
-  key: new Set([7, 9]),
-  crypto: new Set([46]),
-};
 
 /** json_web_key_test.json: how many keys hopguard's JWKS loading must accept, per group (by its first tcId). */
 const USABLE_KEYS_BY_FIRST_TCID: Readonly<Record<number, number>> = {
@@ -98,7 +90,7 @@ if (!WYCHEPROOF_PRESENT) {
         const ids = file.testGroups.flatMap((group) => group.tests.map((test) => test.tcId));
         expect(ids).toHaveLength(file.numberOfTests);
         expect(new Set(ids).size).toBe(ids.length);
-        const known = [...Object.keys(DEVIATIONS[name]).map(Number), ...KNOWN_BUGS[name]];
+        const known = Object.keys(DEVIATIONS[name]).map(Number);
         expect(known.every((id) => ids.includes(id))).toBe(true);
       });
 
@@ -116,8 +108,7 @@ if (!WYCHEPROOF_PRESENT) {
               expect(outcome.verified).toBe(test.result === 'valid');
             }
           };
-          if (KNOWN_BUGS[name].has(test.tcId)) it.fails(`${title} [known bug, issue #8: weak RSA key accepted]`, run);
-          else it(title, run);
+          it(title, run);
         }
       }
 
@@ -131,8 +122,7 @@ if (!WYCHEPROOF_PRESENT) {
             expect(layer.keySet.status().keyCount).toBe(expected);
             expect(layer.keySet.status().ready).toBe(expected > 0);
           };
-          if (KNOWN_BUGS.key.has(first)) it.fails(`${title} [known bug, issue #8: weak RSA key accepted]`, run);
-          else it(title, run);
+          it(title, run);
         }
       }
     });

@@ -7,6 +7,7 @@ import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import type { IssuerConfig, JwsAlgorithm } from '../../config/types.js';
 import type { VerificationKey } from '../keyset-types.js';
 import { MAX_KEYS_PER_SET, MAX_KID_LENGTH, MIN_RSA_BITS } from './defaults.js';
+import { hasRocaFingerprint, weakRsaExponent } from './rsa-checks.js';
 
 export interface TableEntry {
   readonly kid: string | null;
@@ -40,13 +41,15 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** The algorithms a token's header may name to be verified with `jwk`, by kty/crv and `alg`. */
 function algorithmsFor(jwk: Record<string, unknown>): readonly JwsAlgorithm[] {
+  const curve = String(jwk.crv);
+  // Own members only: a crv of "constructor" or "__proto__" must find nothing, not Object's own.
   const fitting =
     jwk.kty === 'RSA'
       ? RSA_ALGS
       : jwk.kty === 'EC'
-        ? [EC_ALG_BY_CURVE[String(jwk.crv)]].filter((alg): alg is JwsAlgorithm => alg !== undefined)
+        ? Object.hasOwn(EC_ALG_BY_CURVE, curve) ? [EC_ALG_BY_CURVE[curve] as JwsAlgorithm] : []
         : jwk.kty === 'OKP'
-          ? (OKP_ALGS_BY_CURVE[String(jwk.crv)] ?? [])
+          ? Object.hasOwn(OKP_ALGS_BY_CURVE, curve) ? (OKP_ALGS_BY_CURVE[curve] as readonly JwsAlgorithm[]) : []
           : [];
   // A JWK that names its algorithm is bound to it (RFC 8725 §3.1).
   if (jwk.alg !== undefined) return fitting.filter((alg) => alg === jwk.alg);
@@ -65,7 +68,7 @@ function rsaModulusBits(n: string): number {
 function refusal(jwk: Record<string, unknown>, issuer: IssuerConfig): string | null {
   if (typeof jwk.kty !== 'string') return 'no kty';
   if (PRIVATE_MEMBERS.some((member) => member in jwk)) return 'private key members present';
-  const members = PUBLIC_MEMBERS[jwk.kty];
+  const members = Object.hasOwn(PUBLIC_MEMBERS, jwk.kty) ? PUBLIC_MEMBERS[jwk.kty] : undefined;
   if (!members) return `unsupported kty ${jwk.kty.slice(0, 16)}`;
   for (const member of members) {
     const value = jwk[member];
@@ -82,12 +85,16 @@ function refusal(jwk: Record<string, unknown>, issuer: IssuerConfig): string | n
     if (!Array.isArray(ops) || ops.some((op) => typeof op !== 'string') || new Set(ops).size !== ops.length) return 'bad key_ops';
     if (!ops.includes('verify')) return 'key_ops lacks verify';
   }
-  if (jwk.kty === 'RSA' && rsaModulusBits(jwk.n as string) < MIN_RSA_BITS) return `RSA key under ${MIN_RSA_BITS} bits`;
+  if (jwk.kty === 'RSA') {
+    if (rsaModulusBits(jwk.n as string) < MIN_RSA_BITS) return `RSA key under ${MIN_RSA_BITS} bits`;
+    if (weakRsaExponent(jwk.e as string)) return 'RSA public exponent must be odd and at least 65537';
+    if (hasRocaFingerprint(jwk.n as string)) return 'RSA modulus has the ROCA fingerprint (CVE-2017-15361)';
+  }
   return null;
 }
 
 function publicPart(jwk: Record<string, unknown>): JWK {
-  const members = PUBLIC_MEMBERS[jwk.kty as string] ?? [];
+  const members = Object.hasOwn(PUBLIC_MEMBERS, jwk.kty as string) ? (PUBLIC_MEMBERS[jwk.kty as string] as readonly string[]) : [];
   const result: Record<string, string> = { kty: jwk.kty as string };
   for (const member of members) result[member] = jwk[member] as string;
   return result as JWK;
