@@ -4,7 +4,7 @@
  * fully-defaulted `HopguardConfig`. The Helm chart's values.schema.json is generated from this.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
 
 export const ALLOWED_ALGORITHMS = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -14,6 +14,12 @@ export type JwsAlgorithm = (typeof ALLOWED_ALGORITHMS)[number];
 const duration = z
   .string()
   .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 5m, 24h');
+
+/** Node's setTimeout turns a longer delay into 1 ms, so a duration that arms a timer stays below it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerDuration = duration.refine((text) => (parseDuration(text) ?? 0) <= MAX_TIMER_MS, {
+  message: `must be at most ${MAX_TIMER_MS}ms (about 24.8 days)`,
+});
 
 const hostPort = z
   .string()
@@ -33,7 +39,7 @@ const jwksCache = z
     maxTtl: duration.optional(),
     unknownKidCooldown: duration.optional(),
     maxStale: duration.optional(),
-    timeout: duration.optional(),
+    timeout: timerDuration.optional(),
     maxBytes: z.int().min(1024).max(16 * 1024 * 1024).optional(),
   })
   .strict();
@@ -46,7 +52,8 @@ export const issuerSchema = z
     jwks: jwksDocument.optional(),
     jwksFile: nonEmpty.optional(),
     algorithms: z.array(algorithm).min(1, 'must name at least one algorithm'),
-    types: z.array(nonEmpty).optional(),
+    /** `""` stands for an absent typ. */
+    types: z.array(z.string()).optional(),
     jwksCache: jwksCache.optional(),
     caFile: nonEmpty.optional(),
     tokenFile: nonEmpty.optional(),
@@ -126,7 +133,7 @@ export const replaySchema = z
       .strict()
       .optional(),
     onStoreError: z.enum(['deny', 'allow']).optional(),
-    timeout: duration.optional(),
+    timeout: timerDuration.optional(),
     maxEntries: z.int().min(1).max(100_000_000).optional(),
   })
   .strict();
@@ -152,7 +159,7 @@ export const configSchema = z
       .strict()
       .optional(),
     workers: z.union([z.int().min(1).max(256), z.literal('auto')]).optional(),
-    drainTimeout: duration.optional(),
+    drainTimeout: timerDuration.optional(),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
