@@ -22,12 +22,23 @@ export function discoveryUrl(issuer: string): string {
   return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
 }
 
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
 export function createRemoteLoader(issuer: IssuerConfig, clock: Clock, signal: AbortSignal): RemoteLoader {
   const settings = issuer.jwksCache;
   const fixedUri = issuer.source.kind === 'uri' ? issuer.source.uri : null;
   let discovered: { uri: string; expiresAtMs: number } | null = null;
   let etagUri: string | null = null;
 
+  // The bearer token (a service-account token) is for the configured endpoint only: a discovered
+  // jwks_uri on another origin (Kubernetes often publishes an external one) never receives it.
+  const credentialOrigin = originOf(fixedUri ?? issuer.issuer);
   const get = (url: string, etag: string | null, deadline: number, accept: string) =>
     httpGet({
       url,
@@ -37,7 +48,7 @@ export function createRemoteLoader(issuer: IssuerConfig, clock: Clock, signal: A
       timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())),
       maxBytes: settings.maxBytes,
       caFile: issuer.caFile,
-      tokenFile: issuer.tokenFile,
+      tokenFile: credentialOrigin !== null && originOf(url) === credentialOrigin ? issuer.tokenFile : null,
     });
 
   async function discover(deadline: number): Promise<string> {
