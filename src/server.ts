@@ -17,7 +17,7 @@ import { startAdminServer, type ReadinessReport, type RunningAdminServer } from 
 import { startGrpcServer } from './transport/grpc-server.js';
 import { HealthState } from './transport/health.js';
 import { startHttpServer, type RunningHttpServer } from './transport/http-server.js';
-import { overloadedDecision } from './transport/overload.js';
+import { edgeDenial } from './transport/overload.js';
 
 export const systemClock: Clock = { nowMs: () => Date.now() };
 
@@ -84,7 +84,8 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
   });
   onJwksFetch = telemetry.onJwksFetch;
   await keySets.start();
-  let replay: ReplayStore = createReplayStore(initial.replay, { clock });
+  const replayLog = logger.child({ component: 'replay' });
+  let replay: ReplayStore = createReplayStore(initial.replay, { clock, log: replayLog });
   const verifier = createCachingSignatureVerifier(createJoseSignatureVerifier((issuer) => keySets.get(issuer)), { maxEntries: initial.limits.signatureCacheEntries, clock, keySets });
   pipeline = createPipeline({ config: initial, verifier, replay, clock });
   const health = new HealthState();
@@ -94,7 +95,7 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
   let checksInFlight = 0;
   const check = async (input: CheckInput): Promise<Decision> => {
     const active = pipeline as Pipeline;
-    if (checksInFlight >= active.config.limits.maxConcurrentChecks) return overloadedDecision();
+    if (checksInFlight >= active.config.limits.maxConcurrentChecks) return edgeDenial();
     checksInFlight += 1;
     try {
       return await telemetry.tracer.traced(input, () => active.check(input));
@@ -152,14 +153,14 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
       await keySets.reconcile(config.issuers.values());
       const replayChanged = JSON.stringify(config.replay) !== JSON.stringify(previous.config.replay);
       const previousReplay = replay;
-      if (replayChanged) replay = createReplayStore(config.replay, { clock });
+      if (replayChanged) replay = createReplayStore(config.replay, { clock, log: replayLog });
       pipeline = createPipeline({ config, verifier, replay, clock });
       telemetry.applyConfig(config);
       if (replayChanged) await previousReplay.close();
     },
     async close() {
       draining = true;
-      health.set(false);
+      health.drain();
       const graceMs = currentConfig().drainTimeoutMs;
       await Promise.all([grpcServer.close(graceMs), httpServer?.close(graceMs)]);
       await adminServer?.close();

@@ -19,6 +19,7 @@ import type { HopguardConfig } from './config/types.js';
 import { startHopguard, type RunningHopguard } from './server.js';
 import { createLogger, createMetricRegistry, createReloadMetrics, type ReloadMetrics, type ReloadOutcome } from './telemetry/index.js';
 import { workerMetricsProducer } from './telemetry/cluster-metrics.js';
+import { startTraceExport, type TraceExport } from './telemetry/trace-export.js';
 import { startAdminServer, type ReadinessReport } from './transport/admin-server.js';
 
 /** How often the config file is re-read (content hash), whatever fs.watch reports. */
@@ -165,6 +166,7 @@ function exitAfterDrain(logger: Logger, drainTimeoutMs: number, drain: () => Pro
 
 export async function serveSingleProcess(options: ServeOptions): Promise<RunningHopguard> {
   const logger = createLogger(options.config.logging.level);
+  const traces = await startTraceExport(process.env, logger);
   const running = await startHopguard(options.config, { logger });
   options.announce({ grpc: running.grpcAddress, http: running.httpAddress, admin: running.adminAddress, workers: 1 });
   logger.info({ grpc: running.grpcAddress, http: running.httpAddress, admin: running.adminAddress }, 'serving');
@@ -191,6 +193,7 @@ export async function serveSingleProcess(options: ServeOptions): Promise<Running
     logger.info({ signal }, 'draining');
     exitAfterDrain(logger, running.currentConfig().drainTimeoutMs, async () => {
       await running.close();
+      await traces?.shutdown();
       await options.onStopped?.();
     });
   };
@@ -223,6 +226,7 @@ export function isClusterWorker(): boolean {
 export function runClusterWorker(): void {
   const send = (message: FromWorker) => process.send?.(message);
   let running: RunningHopguard | null = null;
+  let traces: TraceExport | null = null;
   let logger: Logger = createLogger('info');
   let stopping = false;
   const stop = () => {
@@ -230,7 +234,10 @@ export function runClusterWorker(): void {
     stopping = true;
     if (running === null) process.exit(0);
     const active = running;
-    exitAfterDrain(logger, active.currentConfig().drainTimeoutMs, () => active.close());
+    exitAfterDrain(logger, active.currentConfig().drainTimeoutMs, async () => {
+      await active.close();
+      await traces?.shutdown();
+    });
   };
 
   process.on('message', (message: ToWorker) => {
@@ -242,7 +249,12 @@ export function runClusterWorker(): void {
           process.exit(1);
         }
         logger = createLogger(loaded.config.logging.level).child({ worker: cluster.worker?.id });
-        startHopguard(loaded.config, { logger, serveAdmin: false }).then(
+        startTraceExport(process.env, logger)
+          .then((started) => {
+            traces = started;
+            return startHopguard(loaded.config, { logger, serveAdmin: false });
+          })
+          .then(
           (started) => {
             running = started;
             send({ type: 'hopguard:started', grpc: started.grpcAddress, http: started.httpAddress });

@@ -10,7 +10,7 @@ import { checkInputFrom } from './envoy-request.js';
 import { checkResponseFrom } from './envoy-response.js';
 import { AUTHORIZATION_SERVICE_NAME, hopguardProtos, type CheckResponse, type DecodedCheckRequest } from './proto.js';
 import { createHealthService, type HealthState } from './health.js';
-import { overloadedDecision } from './overload.js';
+import { edgeDenial } from './overload.js';
 
 export type CheckHandler = (input: CheckInput) => Promise<Decision>;
 
@@ -27,8 +27,6 @@ export interface RunningGrpcServer {
   /** host:port actually bound (the port resolved when 0 was asked for). */
   readonly address: string;
   readonly server: grpc.Server;
-  /** Checks being answered right now. */
-  inFlight(): number;
   /** Stop accepting calls and connections; resolve once in-flight calls are answered or `graceMs` passed. */
   close(graceMs: number): Promise<void>;
 }
@@ -42,7 +40,6 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  let inFlight = 0;
 
   const check: grpc.handleUnaryCall<DecodedCheckRequest, CheckResponse> = (call, callback) => {
     const started = process.hrtime.bigint();
@@ -52,28 +49,17 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       options.onDecision?.(decision, seconds, input);
       callback(null, checkResponseFrom(decision));
     };
-    if (inFlight >= limits.maxConcurrentChecks) {
-      finish(overloadedDecision(), null);
-      return;
-    }
-    inFlight += 1;
     let input: CheckInput;
     try {
       input = checkInputFrom(call.request, limits);
     } catch {
-      inFlight -= 1;
-      finish(overloadedDecision('token_malformed', 'unreadable CheckRequest'), null);
+      finish(edgeDenial('token_malformed', 'unreadable CheckRequest'), null);
       return;
     }
+    // Load shedding happens in `check` (one bound per process, shared with the HTTP transport).
     options.check(input).then(
-      (decision) => {
-        inFlight -= 1;
-        finish(decision, input);
-      },
-      () => {
-        inFlight -= 1;
-        finish(overloadedDecision('token_malformed', 'internal error while checking'), input);
-      },
+      (decision) => finish(decision, input),
+      () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
     );
   };
 
@@ -90,7 +76,6 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   return {
     address: `${host}:${port}`,
     server,
-    inFlight: () => inFlight,
     close: (graceMs: number) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

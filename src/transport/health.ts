@@ -24,6 +24,24 @@ export class HealthState {
     this.watchers.add(listener);
     return () => this.watchers.delete(listener);
   }
+
+  /**
+   * Draining: NOT_SERVING, then every Watch stream is ended, since an open stream would hold the
+   * gRPC server's graceful shutdown until the drain timeout.
+   */
+  drain(): void {
+    this.set(false);
+    for (const end of this.enders) end();
+    this.enders.clear();
+  }
+
+  /** Registers how to end one Watch stream; returns its deregistration. */
+  onDrain(end: () => void): () => void {
+    this.enders.add(end);
+    return () => this.enders.delete(end);
+  }
+
+  private readonly enders = new Set<() => void>();
 }
 
 export function createHealthService(state: HealthState, services: readonly string[]): grpc.UntypedServiceImplementation {
@@ -44,7 +62,12 @@ export function createHealthService(state: HealthState, services: readonly strin
     Watch(call: grpc.ServerWritableStream<{ service?: string }, unknown>) {
       const service = call.request.service ?? '';
       call.write({ status: statusOf(service) });
-      const stop = state.watch(() => call.write({ status: statusOf(service) }));
+      const stopWatching = state.watch(() => call.write({ status: statusOf(service) }));
+      const stopDrainHook = state.onDrain(() => call.end());
+      const stop = () => {
+        stopWatching();
+        stopDrainHook();
+      };
       call.on('cancelled', stop);
       call.on('close', stop);
     },

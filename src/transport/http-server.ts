@@ -16,7 +16,7 @@ import type { CheckInput, Decision } from '../decision/types.js';
 import { callerFromXfcc } from '../identity/index.js';
 import { checkInputFrom } from './envoy-request.js';
 import type { CheckHandler } from './grpc-server.js';
-import { overloadedDecision } from './overload.js';
+import { edgeDenial } from './overload.js';
 
 export const WORKLOAD_HEADER = 'x-hopguard-workload';
 /** Envoy removes the upstream headers listed here (comma-separated) when the check allows. */
@@ -117,7 +117,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     };
     const limits = options.limits();
     if (inFlight >= limits.maxConcurrentChecks) {
-      finish(overloadedDecision(), null);
+      finish(edgeDenial(), null);
       return;
     }
     inFlight += 1;
@@ -126,7 +126,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       input = checkInputFromHttp(request, limits, options.trustsXfcc);
     } catch {
       inFlight -= 1;
-      finish(overloadedDecision('token_malformed', 'unreadable request'), null);
+      finish(edgeDenial('token_malformed', 'unreadable request'), null);
       return;
     }
     options.check(input).then(
@@ -136,7 +136,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       },
       () => {
         inFlight -= 1;
-        finish(overloadedDecision('token_malformed', 'internal error while checking'), input);
+        finish(edgeDenial('token_malformed', 'internal error while checking'), input);
       },
     );
   });

@@ -48,8 +48,8 @@ export interface ServeProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-export async function startServe(configPath: string): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { cwd: ROOT, env: { ...process.env, HOPGUARD_CONFIG: '' } });
+export async function startServe(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], { cwd: ROOT, env: { ...process.env, HOPGUARD_CONFIG: '', ...env } });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

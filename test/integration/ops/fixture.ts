@@ -157,7 +157,7 @@ export async function getJson(url: string): Promise<{ status: number; body: Reco
 export interface HealthClient {
   check(service?: string): Promise<string>;
   /** Opens a Watch stream; `statuses` fills as updates arrive. */
-  watch(service?: string): { statuses: string[]; next(count: number): Promise<void>; cancel(): void };
+  watch(service?: string): { statuses: string[]; next(count: number): Promise<void>; ended: Promise<void>; cancel(): void };
   close(): void;
 }
 
@@ -180,8 +180,10 @@ export function createHealthClient(address: string): HealthClient {
         for (const waiter of waiters.filter((w) => statuses.length >= w.count)) waiter.resolve();
       });
       call.on('error', () => undefined);
+      const ended = new Promise<void>((resolve) => call.on('end', () => resolve()));
       return {
         statuses,
+        ended,
         next: (count) => (statuses.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve }))),
         cancel: () => call.cancel(),
       };
