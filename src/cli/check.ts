@@ -78,8 +78,13 @@ export async function sendCheck(spec: CheckRequestSpec): Promise<CheckSummary> {
     envoy: { service: { auth: { v3: { Authorization: new (address: string, credentials: grpc.ChannelCredentials) => AuthorizationClient } } } };
   };
   const client = new loaded.envoy.service.auth.v3.Authorization(spec.server, grpc.credentials.createInsecure());
-  const headers: Record<string, string> = { authorization: `Bearer ${spec.token}` };
-  for (const [name, value] of spec.headers) headers[name] = name in headers && name !== 'authorization' ? `${headers[name]},${value}` : value;
+  // Repeated --header names are joined with a comma, as Envoy joins repeated headers.
+  const joined = new Map<string, string>([['authorization', `Bearer ${spec.token}`]]);
+  for (const [name, value] of spec.headers) {
+    const previous = joined.get(name);
+    joined.set(name, previous === undefined || name === 'authorization' ? value : `${previous},${value}`);
+  }
+  const headers = Object.fromEntries(joined);
   const request = {
     attributes: {
       source: spec.source === '' ? undefined : { principal: spec.source },

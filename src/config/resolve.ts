@@ -167,7 +167,16 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
     workloads.set(workload.id, workload);
   });
 
+  const svidTrustDomains = new Map<string, number>();
   for (const [index, issuer] of [...issuers.values()].entries()) {
+    if (issuer.profile === 'jwt-svid' && issuer.trustDomain !== null) {
+      const earlier = svidTrustDomains.get(issuer.trustDomain);
+      // A JWT-SVID without iss is matched to its issuer by trust domain: that must be unambiguous.
+      if (earlier !== undefined) {
+        errors.push({ path: `issuers[${index}].trustDomain`, message: `${issuer.trustDomain} is already the trust domain of issuers[${earlier}]` });
+      }
+      svidTrustDomains.set(issuer.trustDomain, earlier ?? index);
+    }
     const cache = issuer.jwksCache;
     if (cache.minTtlMs > cache.maxTtlMs) {
       errors.push({ path: `issuers[${index}].jwksCache.minTtl`, message: 'must not exceed maxTtl' });

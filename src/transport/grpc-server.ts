@@ -46,7 +46,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     const limits = options.limits();
     const finish = (decision: Decision, input: CheckInput | null) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      options.onDecision?.(decision, seconds, input);
+      try {
+        options.onDecision?.(decision, seconds, input);
+      } catch {
+        // Telemetry must never keep Envoy from its answer.
+      }
       callback(null, checkResponseFrom(decision));
     };
     let input: CheckInput;
@@ -57,10 +61,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       return;
     }
     // Load shedding happens in `check` (one bound per process, shared with the HTTP transport).
-    options.check(input).then(
-      (decision) => finish(decision, input),
-      () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
-    );
+    options
+      .check(input)
+      .then(
+        (decision) => finish(decision, input),
+        () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
+      )
+      .catch(() => callback({ code: grpc.status.INTERNAL, details: 'hopguard could not encode its answer' }));
   };
 
   server.addService(protos.authorizationService, { Check: check } as grpc.UntypedServiceImplementation);

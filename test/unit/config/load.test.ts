@@ -75,6 +75,13 @@ describe('config loading', () => {
     expect(errors.some((line) => line.startsWith(`${path}: `))).toBe(true);
   });
 
+  it('refuses two jwt-svid issuers for one trust domain', () => {
+    const svid = (issuer: string) => ({ issuer, jwks: { keys: [] }, algorithms: ['ES256'], profile: 'jwt-svid', trustDomain: 'cluster.local' });
+    expect(errorsOf({ issuers: [svid('https://a.example'), svid('https://b.example')], workloads: [WORKLOAD] })).toEqual([
+      'issuers[1].trustDomain: cluster.local is already the trust domain of issuers[0]',
+    ]);
+  });
+
   it('refuses duplicates, unknown top-level keys, memory replay with several workers and redis without a url', () => {
     expect(errorsOf({ issuers: [ISSUER, ISSUER], workloads: [WORKLOAD] })).toContain('issuers[1].issuer: duplicate issuer https://idp.example.com');
     expect(errorsOf({ issuers: [ISSUER], workloads: [WORKLOAD, WORKLOAD] })).toContain('workloads[1].id: duplicate workload spiffe://cluster.local/ns/shop/sa/orders');
