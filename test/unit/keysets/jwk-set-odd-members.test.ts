@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildKeyTable } from '../../../src/jwt/keysets/jwk-set.js';
 import { generateTestKey } from '../../helpers/keys.js';
-import { issuerConfig } from '../keysets/fixtures.js';
+import { issuerConfig } from './fixtures.js';
 
 const issuer = issuerConfig({ kind: 'inline', jwks: { keys: [] } });
 
