@@ -99,7 +99,9 @@ function send(startedAt, onDone) {
     if (finished) return;
     finished = true;
     outstanding -= 1;
-    if (counted && !stopped) {
+    // Closed loop counts what completes inside the window; open loop counts every request sent
+    // inside it, however late it completes (a slow answer must not drop out of the latencies).
+    if (counted && (rate !== null || !stopped)) {
       if (failed) stats.errors += 1;
       else if (grpcStatus !== '0') stats.grpcErrors += 1;
       else {
@@ -176,7 +178,7 @@ await new Promise((resolve) => {
 });
 clearInterval(phaseTimer);
 // Let the requests in flight finish (they are no longer counted), then close.
-const drainUntil = performance.now() + 5_000;
+const drainUntil = performance.now() + (rate === null ? 5_000 : 30_000);
 while (outstanding > 0 && performance.now() < drainUntil) await new Promise((resolve) => setTimeout(resolve, 10));
 for (const session of sessions) session.close();
 
@@ -190,6 +192,7 @@ emit({
   errors: stats.errors,
   grpcErrors: stats.grpcErrors,
   rps: stats.completed / seconds,
+  ...(rate === null ? {} : { unanswered: outstanding }),
   latencyMs: latencySummaryMs(stats.latenciesUs),
   sampledDecisions: stats.decisions,
   exhaustedBodies: exhausted,
