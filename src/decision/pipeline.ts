@@ -34,6 +34,14 @@ export const HEADER_SHADOW_REASON = 'x-hopguard-shadow-reason';
 /** Header values longer than this, or with control characters, are not forwarded. */
 const MAX_FORWARDED_VALUE = 4096;
 
+/** How many recently seen tokens keep their parsed shape (at most 8 KiB each by default). */
+const RECENT_SHAPES = 1024;
+
+interface TokenShape {
+  readonly tokenHash: string;
+  readonly parsed: ReturnType<typeof parseCompact>;
+}
+
 export interface PipelineDeps {
   readonly config: HopguardConfig;
   readonly verifier: SignatureVerifier;
@@ -145,6 +153,22 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
   }
 
+  /**
+   * The token guards are a pure function of the token text, and a warm path sees the same tokens
+   * again and again: their outcome for recently seen well-formed tokens is kept (bounded), so only
+   * the per-request checks run again. Nothing here is trusted more than on a first sight.
+   */
+  const recentShapes = new Map<string, TokenShape>();
+  function shapeOf(token: string): TokenShape {
+    const shape: TokenShape = { tokenHash: shortTokenHash(token), parsed: parseCompact(token) };
+    if (shape.parsed.ok) {
+      Object.freeze(shape.parsed.value.header);
+      if (recentShapes.size >= RECENT_SHAPES) recentShapes.delete(recentShapes.keys().next().value as string);
+      recentShapes.set(token, shape);
+    }
+    return shape;
+  }
+
   /** A JWT-SVID without iss: the trust domain of its (unverified) SPIFFE ID subject picks the key set. */
   function svidIssuerFor(subject: string | null): IssuerConfig | undefined {
     if (subject === null || svidIssuersByTrustDomain.size === 0) return undefined;
@@ -168,8 +192,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // 2. exactly one token, size and shape
     const extracted = extractBearer(input.headers.get('authorization'), config.limits.maxTokenBytes);
     if (!extracted.ok) deny(trace, 'token', extracted.reason, extracted.detail);
-    trace.tokenHash = shortTokenHash(extracted.token);
-    const parsed = parseCompact(extracted.token);
+    const shape = recentShapes.get(extracted.token) ?? shapeOf(extracted.token);
+    trace.tokenHash = shape.tokenHash;
+    const parsed = shape.parsed;
     if (!parsed.ok) deny(trace, 'token', parsed.reason, parsed.detail);
     const { header, unverifiedIssuer } = parsed.value;
     trace.kid = header.kid ?? '';
