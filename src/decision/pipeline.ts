@@ -122,7 +122,8 @@ function stringClaim(claims: JwtClaims, name: string): string {
 
 interface Caller {
   readonly principal: string;
-  readonly certificateThumbprint: string | null;
+  /** Computed only for certificate-bound tokens: hashing the caller's certificate costs tens of µs. */
+  certificateThumbprint(): string | null;
 }
 
 function callerOf(input: CheckInput, workload: WorkloadConfig): Caller {
@@ -131,13 +132,14 @@ function callerOf(input: CheckInput, workload: WorkloadConfig): Caller {
     if (xfcc !== undefined && xfcc.length > 0) {
       const forwarded = callerFromXfcc(xfcc.join(','));
       // A trusted but unreadable XFCC names nobody: fail closed rather than fall back to the peer.
-      if (!forwarded.ok) return { principal: '', certificateThumbprint: null };
-      return { principal: forwarded.caller.uri ?? '', certificateThumbprint: forwarded.caller.certificateThumbprint };
+      if (!forwarded.ok) return { principal: '', certificateThumbprint: () => null };
+      const { uri, certificateThumbprint: thumbprint } = forwarded.caller;
+      return { principal: uri ?? '', certificateThumbprint: () => thumbprint };
     }
   }
   return {
     principal: input.sourcePrincipal,
-    certificateThumbprint: input.sourceCertificate === '' ? null : certificateThumbprint(input.sourceCertificate),
+    certificateThumbprint: () => (input.sourceCertificate === '' ? null : certificateThumbprint(input.sourceCertificate)),
   };
 }
 
@@ -265,9 +267,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       deny(trace, 'caller', 'binding_mismatch', `sub ${trace.sub} does not name caller ${caller.principal || '(none)'}`);
     }
     if (Object.prototype.hasOwnProperty.call(claims, 'cnf')) {
-      const binding = bindingSatisfied(claims.cnf, caller.certificateThumbprint);
+      const thumbprint = caller.certificateThumbprint();
+      const binding = bindingSatisfied(claims.cnf, thumbprint);
       if (binding !== 'match' && binding !== 'not_bound') {
-        deny(trace, 'caller', 'binding_mismatch', caller.certificateThumbprint === null ? 'token is certificate-bound, no caller certificate' : 'cnf does not match the caller certificate');
+        deny(trace, 'caller', 'binding_mismatch', thumbprint === null ? 'token is certificate-bound, no caller certificate' : 'cnf does not match the caller certificate');
       }
     }
     const delegation = checkDelegation(claims, workload);
