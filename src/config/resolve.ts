@@ -4,6 +4,7 @@
  */
 import { buildAllowlist, profileTrustDomain } from '../identity/index.js';
 import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
+import { normaliseType } from '../jwt/typ.js';
 import { REPLAY_DEFAULTS } from '../replay/defaults.js';
 import { parseDuration } from './duration.js';
 import type { RawClaimRule, RawConfig, RawIssuer, RawWorkload } from './schema.js';
@@ -44,11 +45,6 @@ function ms(text: string | undefined, fallback: number): number {
   return text === undefined ? fallback : (parseDuration(text) ?? fallback);
 }
 
-/** `application/at+jwt` and `AT+JWT` both mean `at+jwt` (RFC 7515 §4.1.9). */
-export function normaliseType(typ: string): string {
-  const lower = typ.toLowerCase();
-  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
-}
 
 function keySourceOf(raw: RawIssuer): KeySource {
   if (raw.jwksUri !== undefined) return { kind: 'uri', uri: raw.jwksUri };

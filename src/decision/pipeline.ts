@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HopguardConfig, IssuerConfig, WorkloadConfig } from '../config/types.js';
-import { normaliseType } from '../config/resolve.js';
+import { normaliseType } from '../jwt/typ.js';
 import { extractBearer, parseCompact } from '../jwt/compact.js';
 import { bindingSatisfied, callerFromXfcc, certificateThumbprint, checkDelegation, checkProfile, matchesAllowlist, subjectNamesCaller, trustDomainOf } from '../identity/index.js';
 import { jtiTooLong } from '../replay/key.js';

@@ -18,6 +18,7 @@
 import type { TokenProfile } from '../config/types.js';
 import type { ReasonCode } from '../decision/reasons.js';
 import { isTrustDomain, parseServiceAccountSubject, parseSpiffeId, trustDomainOf } from './spiffe.js';
+import { normaliseType } from '../jwt/typ.js';
 
 export type ProfileReason = Extract<ReasonCode, 'type_not_allowed' | 'token_malformed' | 'claims_not_satisfied' | 'audience_mismatch'>;
 
@@ -61,15 +62,10 @@ export function profileTrustDomain(issuer: string, trustDomain?: string): string
   return trustDomainOf(issuer);
 }
 
-/**
- * RFC 7515 §4.1.9: typ is a media type, compared case-insensitively, and `application/` may be left out.
- * Returns the lower-case short form, null for an absent typ, or undefined for a non-string typ.
- */
+/** The normalised typ; null for an absent typ, undefined for a non-string one. */
 function normalisedType(typ: unknown): string | null | undefined {
   if (typ === undefined) return null;
-  if (typeof typ !== 'string') return undefined;
-  const lower = typ.toLowerCase();
-  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+  return typeof typ === 'string' ? normaliseType(typ) : undefined;
 }
 
 function checkJwtSvid(input: ProfileInput): ProfileFailure | null {

@@ -35,7 +35,6 @@ export interface HttpServerOptions {
 
 export interface RunningHttpServer {
   readonly address: string;
-  inFlight(): number;
   /** Stops accepting connections; resolves when in-flight checks are answered or `graceMs` passed. */
   close(graceMs: number): Promise<void>;
 }
@@ -102,7 +101,6 @@ function respond(response: ServerResponse, decision: Decision): void {
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  let inFlight = 0;
   let draining = false;
 
   const server = createServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, (request, response) => {
@@ -115,29 +113,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       if (draining) response.setHeader('connection', 'close');
       respond(response, decision);
     };
-    const limits = options.limits();
-    if (inFlight >= limits.maxConcurrentChecks) {
-      finish(edgeDenial(), null);
-      return;
-    }
-    inFlight += 1;
     let input: CheckInput;
     try {
-      input = checkInputFromHttp(request, limits, options.trustsXfcc);
+      input = checkInputFromHttp(request, options.limits(), options.trustsXfcc);
     } catch {
-      inFlight -= 1;
       finish(edgeDenial('token_malformed', 'unreadable request'), null);
       return;
     }
+    // Load shedding happens in `check` (one bound per process, shared with the gRPC transport).
     options.check(input).then(
-      (decision) => {
-        inFlight -= 1;
-        finish(decision, input);
-      },
-      () => {
-        inFlight -= 1;
-        finish(edgeDenial('token_malformed', 'internal error while checking'), input);
-      },
+      (decision) => finish(decision, input),
+      () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
     );
   });
   server.keepAliveTimeout = 60_000;
@@ -157,7 +143,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   return {
     address: `${host.includes(':') ? `[${host}]` : host}:${bound.port}`,
-    inFlight: () => inFlight,
     close(graceMs) {
       draining = true;
       // Answers sent while draining say `connection: close`, so busy connections end after their

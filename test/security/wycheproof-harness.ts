@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt, errors } from 'jose';
 import { loadConfigObject } from '../../src/config/load.js';
-import { normaliseType } from '../../src/config/resolve.js';
+import { normaliseType } from '../../src/jwt/typ.js';
 import { ALLOWED_ALGORITHMS } from '../../src/config/schema.js';
 import type { IssuerConfig } from '../../src/config/types.js';
 import { isAllowedAlgorithm } from '../../src/decision/algorithms.js';
