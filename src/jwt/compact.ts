@@ -63,11 +63,22 @@ export function extractBearer(
   return { ok: true, token };
 }
 
-/** Strict, canonical base64url: the alphabet only, no padding, and no stray trailing bits. '' is zero bytes. */
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Strict, canonical base64url: the alphabet only, no padding, and no stray trailing bits. '' is zero bytes.
+ * Canonical means the bits of the last character beyond the last whole byte are zero (2 of them
+ * when length % 4 is 3, 4 when it is 2): otherwise two spellings would decode to the same bytes.
+ */
 export function decodeBase64url(segment: string): Buffer | null {
-  if (!BASE64URL.test(segment) || segment.length % 4 === 1) return null;
-  const bytes = Buffer.from(segment, 'base64url');
-  return bytes.toString('base64url') === segment ? bytes : null;
+  if (!BASE64URL.test(segment)) return null;
+  const tail = segment.length % 4;
+  if (tail === 1) return null;
+  if (tail !== 0) {
+    const lastValue = BASE64URL_ALPHABET.indexOf(segment.charAt(segment.length - 1));
+    if ((lastValue & (tail === 2 ? 0b1111 : 0b11)) !== 0) return null;
+  }
+  return Buffer.from(segment, 'base64url');
 }
 
 /**
