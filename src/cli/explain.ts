@@ -25,6 +25,7 @@ export async function explainDecision(
       verifier: createJoseSignatureVerifier((issuer) => keySets.get(issuer)),
       replay,
       clock: systemClock,
+      recordSteps: true,
     });
     const input: CheckInput = {
       headers: new Map([['authorization', [`Bearer ${request.token}`]]]),

@@ -49,6 +49,11 @@ export interface PipelineDeps {
   readonly verifier: SignatureVerifier;
   readonly replay: ReplayStore;
   readonly clock: Clock;
+  /**
+   * Record what each step found (`Decision.steps`, for `hopguard explain`). Off in the server:
+   * nobody reads the record there, and building its strings cost on every check.
+   */
+  readonly recordSteps?: boolean;
 }
 
 export interface Pipeline {
@@ -56,9 +61,11 @@ export interface Pipeline {
   check(input: CheckInput): Promise<Decision>;
 }
 
-/** Collects what each step found, and what a log line may say about the token. */
+const NO_STEPS: readonly StepRecord[] = Object.freeze([]);
+
+/** Collects what each step found (when recording), and what a log line may say about the token. */
 class Trace {
-  readonly steps: StepRecord[] = [];
+  readonly steps: StepRecord[] | null;
   tokenHash = '';
   iss = '';
   kid = '';
@@ -67,12 +74,25 @@ class Trace {
   source = '';
   storeError = false;
 
+  constructor(recording: boolean) {
+    this.steps = recording ? [] : null;
+  }
+
+  /** Callers build a detail string only when this is true. */
+  get recording(): boolean {
+    return this.steps !== null;
+  }
+
   pass(step: StepName, detail: string): void {
-    this.steps.push({ step, passed: true, detail });
+    this.steps?.push({ step, passed: true, detail });
   }
 
   fail(step: StepName, detail: string): void {
-    this.steps.push({ step, passed: false, detail });
+    this.steps?.push({ step, passed: false, detail });
+  }
+
+  recorded(): readonly StepRecord[] {
+    return this.steps ?? NO_STEPS;
   }
 
   audit(): AuditFields {
@@ -89,7 +109,7 @@ class Denial {
 }
 
 function deny(trace: Trace, step: StepName, reason: ReasonCode, detail: string): never {
-  trace.fail(step, `${reason}: ${detail}`);
+  if (trace.recording) trace.fail(step, `${reason}: ${detail}`);
   throw new Denial(reason, detail);
 }
 
@@ -150,6 +170,7 @@ function ownedHeaders(workload: WorkloadConfig): string[] {
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { config, verifier, replay, clock } = deps;
+  const recordSteps = deps.recordSteps === true;
   const svidIssuersByTrustDomain = new Map<string, IssuerConfig>();
   for (const issuer of config.issuers.values()) {
     if (issuer.profile === 'jwt-svid' && issuer.trustDomain !== null && !svidIssuersByTrustDomain.has(issuer.trustDomain)) {
@@ -210,7 +231,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (!parsed.ok) deny(trace, 'token', parsed.reason, parsed.detail);
     const { header, unverifiedIssuer } = parsed.value;
     trace.kid = header.kid ?? '';
-    trace.pass('token', `compact JWS, ${extracted.token.length} bytes`);
+    if (trace.recording) trace.pass('token', `compact JWS, ${extracted.token.length} bytes`);
 
     // 3. protected header, issuer-independent part: none and HS* are never acceptable
     if (!isAllowedAlgorithm(header.alg)) deny(trace, 'header', 'alg_not_allowed', `alg ${header.alg} is never accepted`);
@@ -231,7 +252,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     const typ = header.typ === undefined ? null : normaliseType(header.typ);
     if (!issuer.types.has(typ)) deny(trace, 'header', 'type_not_allowed', `typ ${header.typ ?? '(absent)'} is not accepted`);
-    trace.pass('header', `alg ${header.alg}, typ ${header.typ ?? '(absent)'}`);
+    if (trace.recording) trace.pass('header', `alg ${header.alg}, typ ${header.typ ?? '(absent)'}`);
 
     // 5-6. key and signature (jose), then the registered time claims
     const signature = await verifier.verify(extracted.token, header, issuer, nowMs);
@@ -239,7 +260,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     const claims = signature.claims;
     const issuerless = claims.iss === undefined && issuer.profile === 'jwt-svid';
     if (claims.iss !== issuer.issuer && !issuerless) deny(trace, 'signature', 'issuer_untrusted', 'verified iss differs');
-    trace.pass('signature', `verified with key ${header.kid ?? '(no kid)'}`);
+    if (trace.recording) trace.pass('signature', `verified with key ${header.kid ?? '(no kid)'}`);
     trace.jti = stringClaim(claims, 'jti');
     trace.sub = stringClaim(claims, 'sub');
 
@@ -247,7 +268,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (!lifetime.ok) deny(trace, 'lifetime', lifetime.reason, lifetime.detail);
     const profileProblem = checkProfile(issuer.profile, { header, claims, issuer: issuer.issuer, trustDomain: issuer.trustDomain ?? undefined });
     if (profileProblem !== null) deny(trace, 'lifetime', profileProblem.reason, `${issuer.profile} profile: ${profileProblem.detail}`);
-    trace.pass('lifetime', `valid until ${lifetime.expSeconds}`);
+    if (trace.recording) trace.pass('lifetime', `valid until ${lifetime.expSeconds}`);
 
     // 7. audience bound to the receiving workload
     const audiences = audiencesOf(claims);
@@ -280,7 +301,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     // 9. the workload's claim rules
     const unmet = firstUnmetClaim(claims, workload.claims);
     if (unmet !== null) deny(trace, 'claims', 'claims_not_satisfied', describeRule(unmet));
-    trace.pass('claims', `${workload.claims.length} rule(s) hold`);
+    if (trace.recording) trace.pass('claims', `${workload.claims.length} rule(s) hold`);
 
     // 10. replay, last
     if (workload.replay !== 'off') {
@@ -307,9 +328,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         trace.storeError = true;
         const why = outcome === 'store_full' ? 'replay store is full of unexpired jtis' : 'replay store failed';
         if (config.replay.onStoreError === 'deny') deny(trace, 'replay', 'replay_store_unavailable', why);
-        trace.pass('replay', `${why}; allowed by onStoreError: allow`);
+        if (trace.recording) trace.pass('replay', `${why}; allowed by onStoreError: allow`);
       } else {
-        trace.pass('replay', `first use (${mode})`);
+        if (trace.recording) trace.pass('replay', `first use (${mode})`);
       }
     } else {
       trace.pass('replay', 'off');
@@ -343,20 +364,20 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       headersToSet,
       headersToRemove,
       shadowReason: null,
-      steps: trace.steps,
+      steps: trace.recorded(),
       audit: trace.audit(),
     };
   }
 
   async function check(input: CheckInput): Promise<Decision> {
-    const trace = new Trace();
+    const trace = new Trace(recordSteps);
     let workload: WorkloadConfig | undefined;
     try {
       workload = resolveWorkload(input, trace);
       return await verify(input, workload, trace);
     } catch (error) {
       const denial = error instanceof Denial ? error : new Denial('token_malformed', 'internal error while checking');
-      if (!(error instanceof Denial)) trace.fail('token', `unexpected: ${(error as Error)?.message ?? String(error)}`);
+      if (!(error instanceof Denial) && trace.recording) trace.fail('token', `unexpected: ${(error as Error)?.message ?? String(error)}`);
       if (workload !== undefined && workload.mode === 'shadow') {
         return shadowAllow(workload, denial.reason, trace);
       }
@@ -365,7 +386,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         reason: denial.reason,
         detail: denial.detail,
         workload: workload?.id ?? '',
-        steps: trace.steps,
+        steps: trace.recorded(),
         audit: trace.audit(),
       };
     }
@@ -384,7 +405,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       // Nothing was verified, so no identity header may reach the upstream.
       headersToRemove: ownedHeaders(workload).filter((name) => name !== HEADER_WORKLOAD && name !== HEADER_SHADOW_REASON),
       shadowReason: reason,
-      steps: trace.steps,
+      steps: trace.recorded(),
       audit: trace.audit(),
     };
   }

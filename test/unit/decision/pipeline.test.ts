@@ -86,7 +86,7 @@ function input(overrides: Partial<CheckInput> & { token?: string; authorization?
 
 function setup(cfg: HopguardConfig = config(), verifier: SignatureVerifier = fakeVerifier()) {
   const replay = new FakeReplayStore();
-  const pipeline = createPipeline({ config: cfg, verifier, replay, clock: { nowMs: () => NOW_S * 1000 } });
+  const pipeline = createPipeline({ config: cfg, verifier, replay, clock: { nowMs: () => NOW_S * 1000 }, recordSteps: true });
   return { pipeline, replay };
 }
 
@@ -417,5 +417,15 @@ describe('allowed responses', () => {
       'workload', 'token', 'issuer', 'header', 'signature', 'lifetime', 'audience', 'caller', 'claims', 'replay',
     ]);
     expect(decision.steps.every((step) => step.passed)).toBe(true);
+  });
+
+  it('records no steps unless asked (the server never reads them), and decides the same', async () => {
+    const quiet = createPipeline({ config: config(), verifier: fakeVerifier(), replay: new FakeReplayStore(), clock: { nowMs: () => NOW_S * 1000 } });
+    const allowed = await quiet.check(input({ token: token(goodClaims()) }));
+    expect(allowed.allowed).toBe(true);
+    expect(allowed.steps).toEqual([]);
+    const denied = await quiet.check(input({ token: token(goodClaims({ aud: 'spiffe://elsewhere/ns/a/sa/b' })) }));
+    expect(reasonOf(denied)).toBe('audience_mismatch');
+    expect(denied.steps).toEqual([]);
   });
 });
