@@ -3,7 +3,7 @@
  * Each step may deny with its reason code; replay runs last so an invalid token never burns a jti.
  * The pipeline does no I/O of its own: keys, replay state and time come through its ports.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { HopguardConfig, IssuerConfig, WorkloadConfig } from '../config/types.js';
 import { normaliseType } from '../jwt/typ.js';
 import { extractBearer, parseCompact } from '../jwt/compact.js';
@@ -114,7 +114,7 @@ function deny(trace: Trace, step: StepName, reason: ReasonCode, detail: string):
 }
 
 export function shortTokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').slice(0, 16);
+  return hash('sha256', token, 'base64url').slice(0, 16);
 }
 
 function safeHeaderValue(value: unknown): string | null {

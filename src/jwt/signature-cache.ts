@@ -14,7 +14,7 @@
  *   `signature_invalid` is remembered: key_unknown and jwks_unavailable must see a rotation at once.
  * - Identical tokens verified concurrently share one verification.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { IssuerConfig } from '../config/types.js';
 import type { Clock, JsonValue, JwtClaims, ProtectedHeader, SignatureOutcome, SignatureVerifier } from '../decision/types.js';
@@ -74,7 +74,8 @@ interface NegativeEntry {
 }
 
 function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('base64');
+  // crypto.hash: one call, no Hash object (about half the cost of createHash for a token).
+  return hash('sha256', token, 'base64');
 }
 
 function deepFreeze(value: JsonValue): void {
