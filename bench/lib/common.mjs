@@ -3,7 +3,7 @@
  * readiness on stdout, CPU time from /proc, free ports and percentiles.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -79,8 +79,26 @@ export function stopChild(child) {
   });
 }
 
-/** user + system CPU seconds the process used so far (all its threads). */
+/**
+ * CPU seconds the process used so far, all its threads. From /proc/<pid>/task/<tid>/schedstat
+ * (the scheduler's own nanosecond runtime) where it exists: utime/stime in /proc/<pid>/stat are
+ * sampled at the clock tick, which on a VM overcharges a server that wakes from idle for every
+ * request (a lightly loaded server looked several times costlier per check than it is).
+ */
 export function cpuSeconds(pid) {
+  try {
+    let nanoseconds = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        nanoseconds += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    if (nanoseconds > 0) return nanoseconds / 1e9;
+  } catch {
+    // no schedstat (kernel without CONFIG_SCHEDSTATS): fall back to the tick-sampled figures
+  }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is state (field 3); utime and stime are fields 14 and 15.

@@ -155,17 +155,23 @@ if (rate === null) {
   };
   for (let slot = 0; slot < concurrency; slot++) if (!send(performance.now(), loop)) break;
 } else {
+  // Open loop, paced on the event loop's every turn (setImmediate) rather than on a timer: timers
+  // fire about every 1-2 ms, and a request sent a tick late would count that tick as latency.
+  // Request k is due at origin + k/rate. The client spins on its own core; responses are still
+  // read on every turn.
   let sent = 0;
   const origin = performance.now();
-  const tick = setInterval(() => {
-    if (phase === 'done') return clearInterval(tick);
-    const due = Math.floor(((performance.now() - origin) * rate) / 1000);
+  const pace = () => {
+    if (phase === 'done') return;
+    const due = Math.floor(((performance.now() - origin) * rate) / 1000) + 1;
     while (sent < due && outstanding < MAX_OUTSTANDING) {
       const intended = origin + (sent * 1000) / rate;
       sent += 1;
       if (!send(intended)) break;
     }
-  }, 1);
+    setImmediate(pace);
+  };
+  pace();
 }
 
 await new Promise((resolve) => {
