@@ -158,12 +158,6 @@ export function createCachingSignatureVerifier(inner: SignatureVerifier, options
     }
   }
 
-  async function verifyAndRemember(digest: string, token: string, header: ProtectedHeader, issuer: IssuerConfig, nowMs: number): Promise<SignatureOutcome> {
-    const outcome = await inner.verify(token, header, issuer, nowMs);
-    remember(digest, outcome, clock.nowMs());
-    return outcome;
-  }
-
   return {
     async verify(token, header, issuer, nowMs) {
       const digest = tokenDigest(token);
@@ -191,7 +185,18 @@ export function createCachingSignatureVerifier(inner: SignatureVerifier, options
       misses += 1;
       const inFlight = pending.get(digest);
       if (inFlight !== undefined) return inFlight;
-      const verification = verifyAndRemember(digest, token, header, issuer, nowMs).finally(() => pending.delete(digest));
+      // One promise per verification (no async wrapper, no finally chain): this is every cold check.
+      const verification = inner.verify(token, header, issuer, nowMs).then(
+        (outcome) => {
+          pending.delete(digest);
+          remember(digest, outcome, clock.nowMs());
+          return outcome;
+        },
+        (error: unknown) => {
+          pending.delete(digest);
+          throw error;
+        },
+      );
       pending.set(digest, verification);
       return verification;
     },
