@@ -153,6 +153,25 @@ describe('verified entries', () => {
     expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
   });
 
+  it('passes a failing inner verifier on to every waiter, remembers nothing, and tries again next time', async () => {
+    let calls = 0;
+    const failing: SignatureVerifier = {
+      verify: async () => {
+        calls += 1;
+        throw new Error('key set exploded');
+      },
+    };
+    const clock = manualClock();
+    const cache = createCachingSignatureVerifier(failing, { maxEntries: 10, clock });
+    const token = tokenWith(claims());
+    const first = await Promise.allSettled([cache.verify(token, HEADER, ISSUER, clock.nowMs()), cache.verify(token, HEADER, ISSUER, clock.nowMs())]);
+    expect(first.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    await expect(cache.verify(token, HEADER, ISSUER, clock.nowMs())).rejects.toThrow('key set exploded');
+    expect(calls).toBe(2);
+    expect(cache.stats().entries).toBe(0);
+  });
+
   it('with maxEntries 0 sends every call to the inner verifier', async () => {
     const inner = scriptedVerifier();
     const clock = manualClock();
