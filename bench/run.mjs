@@ -24,7 +24,7 @@ import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cores, commandExists, cpuSeconds, freePort, HAS_TASKSET, latencySummaryMs, parseArgs, pinned, sleep, spawnReady, stopChild } from './lib/common.mjs';
+import { cores, commandExists, contextSwitches, cpuSeconds, freePort, HAS_TASKSET, latencySummaryMs, parseArgs, pinned, sleep, spawnReady, stopChild } from './lib/common.mjs';
 import { benchToken, CHECK_PATH, checkFrame, decodeCheckResponse, generateSigningKey, hopguardConfig, withBadSignature } from './lib/fixtures.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -146,6 +146,8 @@ function runNodeClient(server, { bodiesPath, rate, once }) {
     const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
     let cpuAtStart = null;
     let cpuAtEnd = null;
+    let switchesAtStart = null;
+    let switchesAtEnd = null;
     let result = null;
     let buffered = '';
     child.stdout.setEncoding('utf8');
@@ -155,14 +157,19 @@ function runNodeClient(server, { bodiesPath, rate, once }) {
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const event = JSON.parse(buffered.slice(0, newline));
         buffered = buffered.slice(newline + 1);
-        if (event.event === 'measure-start') cpuAtStart = cpuSeconds(server.pid);
-        else if (event.event === 'measure-end') cpuAtEnd = cpuSeconds(server.pid);
-        else if (event.event === 'result') result = event;
+        if (event.event === 'measure-start') {
+          cpuAtStart = cpuSeconds(server.pid);
+          switchesAtStart = contextSwitches(server.pid);
+        } else if (event.event === 'measure-end') {
+          cpuAtEnd = cpuSeconds(server.pid);
+          switchesAtEnd = contextSwitches(server.pid);
+        } else if (event.event === 'result') result = event;
       }
     });
     child.on('exit', (code) => {
       if (!result || cpuAtStart === null || cpuAtEnd === null) return reject(new Error(`load client failed (exit ${code})`));
-      resolve({ ...result, serverCpuSeconds: cpuAtEnd - cpuAtStart });
+      const serverContextSwitches = switchesAtStart === null || switchesAtEnd === null ? null : switchesAtEnd - switchesAtStart;
+      resolve({ ...result, serverCpuSeconds: cpuAtEnd - cpuAtStart, serverContextSwitches });
     });
   });
 }
@@ -189,9 +196,12 @@ function runH2load(server, { bodiesPath, rate }) {
   run(warmupS, null);
   const logFile = join(work, `h2load-${Date.now()}.log`);
   const before = cpuSeconds(server.pid);
+  const switchesBefore = contextSwitches(server.pid);
   const started = process.hrtime.bigint();
   const measured = run(durationS, logFile);
   const serverCpuSeconds = cpuSeconds(server.pid) - before;
+  const switchesAfter = contextSwitches(server.pid);
+  const serverContextSwitches = switchesBefore === null || switchesAfter === null ? null : switchesAfter - switchesBefore;
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const out = measured.stdout;
   const succeeded = Number(/(\d+) succeeded/.exec(out)?.[1] ?? 0);
@@ -205,7 +215,7 @@ function runH2load(server, { bodiesPath, rate }) {
     .filter((value) => Number.isFinite(value));
   rmSync(logFile, { force: true });
   // h2load's CPU is its own process; the server's CPU is sampled around the measured run.
-  return { client: 'h2load', seconds, requests: succeeded, errors: failed, grpcErrors: null, rps: succeeded / seconds, latencyMs: latencySummaryMs(latencies), serverCpuSeconds };
+  return { client: 'h2load', seconds, requests: succeeded, errors: failed, grpcErrors: null, rps: succeeded / seconds, latencyMs: latencySummaryMs(latencies), serverCpuSeconds, serverContextSwitches };
 }
 
 async function measure(kind, scenario, config, redis) {
@@ -220,6 +230,7 @@ async function measure(kind, scenario, config, redis) {
       ...result,
       probedDecision: decision,
       cpuPerCheckUs: result.requests > 0 ? (result.serverCpuSeconds / result.requests) * 1e6 : null,
+      contextSwitchesPerCheck: result.requests > 0 && result.serverContextSwitches !== null ? Math.round((result.serverContextSwitches / result.requests) * 100) / 100 : null,
       serverCpuShare: result.serverCpuSeconds / result.seconds,
       ...(rate ? { targetRate: Math.round(rate) } : {}),
     };
@@ -402,16 +413,16 @@ lines.push('# hopguard benchmark results', '');
 lines.push(`Command: \`${results.environment.command}\` (${results.environment.date}). ${results.environment.cpuModel}, ${cpu.count} cores, Node ${process.version};`);
 lines.push(`server pinned to ${HAS_TASKSET ? `core ${cpu.server}` : '(no taskset)'}, load generator on ${HAS_TASKSET ? `core ${cpu.load}` : '(no taskset)'}; ${results.environment.concurrency}; ${results.environment.windows}.`);
 lines.push(`Load average at the end: ${results.environment.loadAverageAtEnd} (the machine is shared: compare the ratios and CPU per check, not absolute rates).`, '');
-lines.push('| scenario | client | bare req/s | hopguard req/s | ratio | p50 ms (ratio) | p99 ms (ratio) | p99.9 ms (ratio) | CPU/check µs (bare) | checks per CPU-s vs bare |');
-lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| scenario | client | bare req/s | hopguard req/s | ratio | p50 ms (ratio) | p99 ms (ratio) | p99.9 ms (ratio) | CPU/check µs (bare) | checks per CPU-s vs bare | context switches/check (bare) |');
+lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, entry] of Object.entries(s)) {
   if (entry.skipped) {
-    lines.push(`| ${name} | skipped: ${entry.skipped} |||||||||`);
+    lines.push(`| ${name} | skipped: ${entry.skipped} ||||||||||`);
     continue;
   }
   const { bare, hopguard, ratios } = entry;
   lines.push(
-    `| ${name} | ${hopguard.client} | ${fmt(bare.rps)} | ${fmt(hopguard.rps)} | ${pct(ratios.rps)} | ${fmt(hopguard.latencyMs.p50, 2)} (${fmt(ratios.p50, 2)}x) | ${fmt(hopguard.latencyMs.p99, 2)} (${fmt(ratios.p99, 2)}x) | ${fmt(hopguard.latencyMs.p999, 2)} (${fmt(ratios.p999, 2)}x) | ${fmt(hopguard.cpuPerCheckUs)} (${fmt(bare.cpuPerCheckUs)}) | ${pct(ratios.capacityPerCpu)} |`,
+    `| ${name} | ${hopguard.client} | ${fmt(bare.rps)} | ${fmt(hopguard.rps)} | ${pct(ratios.rps)} | ${fmt(hopguard.latencyMs.p50, 2)} (${fmt(ratios.p50, 2)}x) | ${fmt(hopguard.latencyMs.p99, 2)} (${fmt(ratios.p99, 2)}x) | ${fmt(hopguard.latencyMs.p999, 2)} (${fmt(ratios.p999, 2)}x) | ${fmt(hopguard.cpuPerCheckUs)} (${fmt(bare.cpuPerCheckUs)}) | ${pct(ratios.capacityPerCpu)} | ${fmt(hopguard.contextSwitchesPerCheck, 2)} (${fmt(bare.contextSwitchesPerCheck, 2)}) |`,
   );
 }
 lines.push('');
