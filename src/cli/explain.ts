@@ -28,6 +28,7 @@ export async function explainDecision(
       recordSteps: true,
     });
     const input: CheckInput = {
+      request: { method: 'GET', path: '/', host: '', scheme: 'http' },
       headers: new Map([['authorization', [`Bearer ${request.token}`]]]),
       contextExtensions: { 'hopguard.workload': request.workload },
       destinationPrincipal: request.workload,

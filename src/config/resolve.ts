@@ -2,6 +2,7 @@
  * Turns a schema-valid raw config into a `HopguardConfig`: defaults applied, durations in
  * milliseconds, `defaults` merged under every workload, cross-references checked.
  */
+import { BASE_DECISION_HEADERS } from '../decision/request-headers.js';
 import { buildAllowlist, profileTrustDomain } from '../identity/index.js';
 import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
 import { normaliseType } from '../jwt/typ.js';
@@ -32,6 +33,13 @@ const DEFAULT_TYPES: Readonly<Record<TokenProfile, readonly (string | null)[]>> 
   kubernetes: [null, 'jwt'],
   rfc9068: ['at+jwt'],
 };
+
+/** The base headers plus every header a workload reads a token or proof from. */
+function decisionHeadersFor(workloads: Iterable<WorkloadConfig>): ReadonlySet<string> {
+  const names = new Set(BASE_DECISION_HEADERS);
+  for (const workload of workloads) void workload;
+  return names;
+}
 
 export interface ConfigError {
   readonly path: string;
@@ -240,6 +248,8 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
         maxHeaderBytes: limits.maxHeaderBytes ?? 64 * 1024,
         maxConcurrentChecks: limits.maxConcurrentChecks ?? 2048,
         signatureCacheEntries: limits.signatureCacheEntries ?? 10_000,
+        maxPathBytes: limits.maxPathBytes ?? 8192,
+        decisionHeaders: decisionHeadersFor(workloads.values()),
       },
       workers,
       drainTimeoutMs: ms(raw.drainTimeout, 10_000),

@@ -155,6 +155,7 @@ export const configSchema = z
         maxHeaderBytes: z.int().min(1024).max(16 * 1024 * 1024).optional(),
         maxConcurrentChecks: z.int().min(1).max(1_000_000).optional(),
         signatureCacheEntries: z.int().min(0).max(10_000_000).optional(),
+        maxPathBytes: z.int().min(256).max(1024 * 1024).optional(),
       })
       .strict()
       .optional(),

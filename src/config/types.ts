@@ -103,6 +103,10 @@ export interface Limits {
   readonly maxHeaderBytes: number;
   readonly maxConcurrentChecks: number;
   readonly signatureCacheEntries: number;
+  /** A request path longer than this is `path_invalid` (transports keep no more of it). */
+  readonly maxPathBytes: number;
+  /** Derived, not configured: the request headers transports keep (the base set plus the configured token locations). */
+  readonly decisionHeaders: ReadonlySet<string>;
 }
 
 export interface HopguardConfig {

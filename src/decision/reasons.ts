@@ -4,6 +4,8 @@
  */
 
 export const GRPC_OK = 0;
+export const GRPC_INVALID_ARGUMENT = 3;
+export const GRPC_INTERNAL = 13;
 export const GRPC_PERMISSION_DENIED = 7;
 export const GRPC_UNAVAILABLE = 14;
 export const GRPC_UNAUTHENTICATED = 16;
@@ -11,8 +13,9 @@ export const GRPC_UNAUTHENTICATED = 16;
 type Rfc6750Error = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable' | 'access_denied';
 
 interface ReasonSpec {
-  readonly http: 401 | 403 | 503;
-  readonly error: Rfc6750Error;
+  readonly http: 400 | 401 | 403 | 500 | 503;
+  /** null: no RFC 6750 error (an internal error is not the caller's). */
+  readonly error: Rfc6750Error | 'invalid_dpop_proof' | 'use_dpop_nonce' | null;
   readonly description: string;
 }
 
@@ -39,6 +42,13 @@ const REASONS = {
   jwks_unavailable: { http: 503, error: 'temporarily_unavailable', description: 'the issuer keys are unavailable' },
   replay_store_unavailable: { http: 503, error: 'temporarily_unavailable', description: 'the replay store is unavailable' },
   overloaded: { http: 503, error: 'temporarily_unavailable', description: 'too many checks in flight' },
+  operation_not_allowed: { http: 403, error: 'access_denied', description: 'no operation of this workload matches the request' },
+  path_invalid: { http: 400, error: 'invalid_request', description: 'the request path cannot be normalised unambiguously' },
+  internal_error: { http: 500, error: null, description: 'an unexpected error inside hopguard' },
+  dpop_required: { http: 401, error: 'invalid_token', description: 'the token must be presented with a DPoP proof' },
+  dpop_proof_invalid: { http: 401, error: 'invalid_dpop_proof', description: 'the DPoP proof is invalid' },
+  dpop_proof_replayed: { http: 401, error: 'invalid_dpop_proof', description: 'the DPoP proof was already used' },
+  dpop_nonce_required: { http: 401, error: 'use_dpop_nonce', description: 'a fresh DPoP nonce is required' },
 } as const satisfies Record<string, ReasonSpec>;
 
 export type ReasonCode = keyof typeof REASONS;
@@ -55,6 +65,10 @@ export function reasonSpec(reason: ReasonCode): ReasonSpec {
 
 export function grpcCodeFor(reason: ReasonCode): number {
   switch (REASONS[reason].http) {
+    case 400:
+      return GRPC_INVALID_ARGUMENT;
+    case 500:
+      return GRPC_INTERNAL;
     case 401:
       return GRPC_UNAUTHENTICATED;
     case 403:
@@ -66,7 +80,7 @@ export function grpcCodeFor(reason: ReasonCode): number {
 
 /** What a denial looks like on the wire, the same for the gRPC and the HTTP transport. */
 export interface DeniedHttpResponse {
-  readonly httpStatus: 401 | 403 | 503;
+  readonly httpStatus: 400 | 401 | 403 | 500 | 503;
   readonly grpcCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
@@ -88,6 +102,6 @@ export function deniedHttpResponse(reason: ReasonCode, realm: string): DeniedHtt
     httpStatus: spec.http,
     grpcCode: grpcCodeFor(reason),
     headers,
-    body: JSON.stringify({ error: spec.error, reason }),
+    body: JSON.stringify(spec.error === null ? { reason } : { error: spec.error, reason }),
   };
 }

@@ -5,8 +5,26 @@
 import type { IssuerConfig, ReplayMode } from '../config/types.js';
 import type { ReasonCode } from './reasons.js';
 
+/**
+ * The HTTP request being authorised, as Envoy describes it (`attributes.request.http`) or as the
+ * HTTP ext_authz mode receives it. Untrusted and unnormalised; '' where the transport did not say.
+ */
+export interface RequestAttributes {
+  readonly method: string;
+  /** The raw path with its query, or `OVERSIZE_PATH` when it was longer than `limits.maxPathBytes`. */
+  readonly path: string;
+  readonly host: string;
+  readonly scheme: string;
+}
+
+/** Stands in for a path longer than `limits.maxPathBytes`; it starts with no `/`, so it can only be `path_invalid`. */
+export const OVERSIZE_PATH = 'hopguard-oversize-path';
+
+export const NO_REQUEST: RequestAttributes = Object.freeze({ method: '', path: '', host: '', scheme: '' });
+
 /** One check, as every transport hands it over. Header names are lower case. */
 export interface CheckInput {
+  readonly request: RequestAttributes;
   /** Header name -> values in arrival order (Envoy may send one joined value or several raw ones). */
   readonly headers: ReadonlyMap<string, readonly string[]>;
   readonly contextExtensions: Readonly<Record<string, string>>;

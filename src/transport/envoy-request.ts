@@ -11,18 +11,12 @@
  * (two authorization values are two tokens, which the pipeline refuses).
  */
 import { Buffer } from 'node:buffer';
-import type { CheckInput } from '../decision/types.js';
+import { BASE_DECISION_HEADERS } from '../decision/request-headers.js';
+import { NO_REQUEST, OVERSIZE_PATH, type CheckInput, type RequestAttributes } from '../decision/types.js';
 import { OVERSIZE_HEADER_VALUE } from '../jwt/compact.js';
 
-/** The only request headers the decision pipeline reads. */
-export const DECISION_HEADERS: ReadonlySet<string> = new Set([
-  'authorization',
-  'x-forwarded-client-cert',
-  'traceparent',
-  'tracestate',
-  'x-request-id',
-  'x-hopguard-workload',
-]);
+/** The headers every config reads; `RequestLimits.decisionHeaders` adds the configured token locations. */
+export const DECISION_HEADERS = BASE_DECISION_HEADERS;
 
 /**
  * OVERSIZE_HEADER_VALUE stands in for a kept header whose value exceeded `maxHeaderBytes`, or for
@@ -37,7 +31,13 @@ export interface RequestLimits {
   readonly maxHeaders: number;
   /** A single header value longer than this (in bytes) is replaced by OVERSIZE_HEADER_VALUE. */
   readonly maxHeaderBytes: number;
+  /** A path longer than this (in UTF-16 units, which bounds its bytes from below) becomes OVERSIZE_PATH. */
+  readonly maxPathBytes?: number;
+  /** The header names kept (lower case); default DECISION_HEADERS. */
+  readonly decisionHeaders?: ReadonlySet<string>;
 }
+
+const DEFAULT_MAX_PATH_BYTES = 8192;
 
 type UnknownRecord = Readonly<Record<string, unknown>>;
 
@@ -57,8 +57,11 @@ class HeaderCollector {
   readonly headers = new Map<string, string[]>();
   private kept = 0;
   private overflowed = false;
+  private readonly names: ReadonlySet<string>;
 
-  constructor(private readonly limits: RequestLimits) {}
+  constructor(private readonly limits: RequestLimits) {
+    this.names = limits.decisionHeaders ?? DECISION_HEADERS;
+  }
 
   /** `value` is a string, or raw bytes (read as latin1 so every byte maps to one character). */
   add(name: unknown, value: unknown): void {
@@ -66,7 +69,7 @@ class HeaderCollector {
     // Names are short; anything long cannot be one of ours and is not worth lower-casing.
     if (name.length > 64) return;
     const lowerName = name.toLowerCase();
-    if (!DECISION_HEADERS.has(lowerName)) return;
+    if (!this.names.has(lowerName)) return;
     let text: string;
     if (typeof value === 'string') {
       text = Buffer.byteLength(value, 'utf8') > this.limits.maxHeaderBytes ? OVERSIZE_HEADER_VALUE : value;
@@ -125,9 +128,21 @@ function collectContextExtensions(attributes: UnknownRecord | undefined): Record
   return Object.fromEntries(Object.entries(extensions).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
+/** Method, path (bounded), host and scheme of the request; '' for anything missing or not a string. */
+export function requestAttributesFrom(http: UnknownRecord | undefined, limits: RequestLimits): RequestAttributes {
+  if (http === undefined) return NO_REQUEST;
+  const path = stringAt(http, 'path');
+  return {
+    method: stringAt(http, 'method'),
+    path: path.length > (limits.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES) ? OVERSIZE_PATH : path,
+    host: stringAt(http, 'host'),
+    scheme: stringAt(http, 'scheme'),
+  };
+}
+
 /** A request that nothing allows: no workload, no headers. */
 function unreadable(): CheckInput {
-  return { headers: new Map(), contextExtensions: {}, destinationPrincipal: '', sourcePrincipal: '', sourceCertificate: '' };
+  return { request: NO_REQUEST, headers: new Map(), contextExtensions: {}, destinationPrincipal: '', sourcePrincipal: '', sourceCertificate: '' };
 }
 
 export function checkInputFrom(request: unknown, limits: RequestLimits): CheckInput {
@@ -137,6 +152,7 @@ export function checkInputFrom(request: unknown, limits: RequestLimits): CheckIn
     const destination = recordAt(attributes, 'destination');
     const http = recordAt(recordAt(attributes, 'request'), 'http');
     return {
+      request: requestAttributesFrom(http, limits),
       headers: collectHeaders(http, limits),
       contextExtensions: collectContextExtensions(attributes),
       destinationPrincipal: stringAt(destination, 'principal'),

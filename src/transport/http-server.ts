@@ -67,10 +67,20 @@ function workloadOf(lines: readonly { key: string; value: string }[], trustsXfcc
 export function checkInputFromHttp(request: IncomingMessage, limits: Limits, trustsXfcc: (id: string) => boolean): CheckInput {
   const lines = headerLines(request);
   const workload = workloadOf(lines, trustsXfcc);
+  // Envoy replays the original request line; `x-forwarded-proto` is the scheme the client used.
+  const forwardedProto = valuesOf(lines, 'x-forwarded-proto');
+  const host = request.headers.host ?? '';
+  const http = {
+    header_map: { headers: lines },
+    method: request.method ?? '',
+    path: request.url ?? '',
+    host,
+    scheme: forwardedProto.length === 1 ? (forwardedProto[0] as string).trim().toLowerCase() : 'http',
+  };
   return checkInputFrom(
     {
       attributes: {
-        request: { http: { header_map: { headers: lines } } },
+        request: { http },
         destination: { principal: workload.destination },
         context_extensions: workload.extension === null ? {} : { 'hopguard.workload': workload.extension },
       },
