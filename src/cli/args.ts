@@ -8,10 +8,11 @@ export class UsageError extends Error {
 export const USAGE = `usage:
   hopguard serve [--config FILE]            run the server (HOPGUARD_CONFIG works too; no config: the demo)
   hopguard validate --config FILE           check a config; exit 0 when valid, else 1 with one line per error
-  hopguard explain --config FILE --token T --workload ID [--source ID]
+  hopguard explain --config FILE --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]...
                                             run the decision offline and print each step; exit 0 allow, 1 deny
-  hopguard check --server HOST:PORT --token T --workload ID [--source ID] [--header K:V]...
-                                            send one CheckRequest as Envoy would; exit 0 allow, 1 deny, 2 error`;
+  hopguard check --server HOST:PORT --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]...
+                                            send one CheckRequest as Envoy would; exit 0 allow, 1 deny, 2 error
+  (--method defaults to GET, --path to /)`;
 
 const OPTIONS = {
   config: { type: 'string' },
@@ -20,21 +21,31 @@ const OPTIONS = {
   source: { type: 'string' },
   server: { type: 'string' },
   header: { type: 'string', multiple: true },
+  method: { type: 'string' },
+  path: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The request a check is about, as `--method`, `--path`, `--host` and `--header` give it. */
+export interface RequestSpec {
+  readonly method: string;
+  readonly path: string;
+  readonly host: string;
+  readonly headers: readonly (readonly [string, string])[];
+}
 
 export type Command =
   | { readonly name: 'serve'; readonly configPath: string | null }
   | { readonly name: 'validate'; readonly configPath: string }
-  | { readonly name: 'explain'; readonly configPath: string; readonly token: string; readonly workload: string; readonly source: string }
-  | {
+  | ({ readonly name: 'explain'; readonly configPath: string; readonly token: string; readonly workload: string; readonly source: string } & RequestSpec)
+  | ({
       readonly name: 'check';
       readonly server: string;
       readonly token: string;
       readonly workload: string;
       readonly source: string;
-      readonly headers: readonly (readonly [string, string])[];
-    }
+    } & RequestSpec)
   | { readonly name: 'help' };
 
 function required(values: Record<string, unknown>, name: string, command: string): string {
@@ -47,6 +58,15 @@ function headerPair(text: string): readonly [string, string] {
   const colon = text.indexOf(':');
   if (colon <= 0) throw new UsageError(`--header ${text}: expected NAME:VALUE`);
   return [text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim()];
+}
+
+function requestSpec(values: { method?: string | undefined; path?: string | undefined; host?: string | undefined; header?: string[] | undefined }): RequestSpec {
+  return {
+    method: values.method ?? 'GET',
+    path: values.path ?? '/',
+    host: values.host ?? '',
+    headers: (values.header ?? []).map(headerPair),
+  };
 }
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
@@ -72,6 +92,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         token: required(values, 'token', name),
         workload: required(values, 'workload', name),
         source: values.source ?? '',
+        ...requestSpec(values),
       };
     case 'check':
       return {
@@ -80,7 +101,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         token: required(values, 'token', name),
         workload: required(values, 'workload', name),
         source: values.source ?? '',
-        headers: (values.header ?? []).map(headerPair),
+        ...requestSpec(values),
       };
     default:
       throw new UsageError(`unknown command ${name}`);

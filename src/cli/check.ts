@@ -9,6 +9,9 @@ export interface CheckRequestSpec {
   readonly workload: string;
   readonly source: string;
   readonly headers: readonly (readonly [string, string])[];
+  readonly method?: string;
+  readonly path?: string;
+  readonly host?: string;
   readonly timeoutMs?: number;
 }
 
@@ -19,6 +22,7 @@ export interface CheckSummary {
   readonly httpStatus: number;
   readonly headers: Record<string, string>;
   readonly headersToRemove: string[];
+  readonly queryParametersToRemove: string[];
   readonly body: unknown;
   readonly metadata: Record<string, unknown>;
 }
@@ -67,6 +71,7 @@ export function summarise(response: CheckResponse): CheckSummary {
     httpStatus: allowed ? 200 : httpStatusNumber(denied?.status?.code),
     headers: Object.fromEntries(headerOptions.map((option) => [option.header.key, option.header.value])),
     headersToRemove: [...(response.ok_response?.headers_to_remove ?? [])],
+    queryParametersToRemove: [...(response.ok_response?.query_parameters_to_remove ?? [])],
     body,
     metadata: structToObject(response.dynamic_metadata),
   };
@@ -89,7 +94,9 @@ export async function sendCheck(spec: CheckRequestSpec): Promise<CheckSummary> {
     attributes: {
       source: spec.source === '' ? undefined : { principal: spec.source },
       destination: { principal: spec.workload },
-      request: { http: { method: 'GET', path: '/', host: 'hopguard-check', scheme: 'https', protocol: 'HTTP/2', headers } },
+      request: {
+        http: { method: spec.method ?? 'GET', path: spec.path ?? '/', host: spec.host || 'hopguard-check', scheme: 'https', protocol: 'HTTP/2', headers },
+      },
       context_extensions: { [WORKLOAD_EXTENSION]: spec.workload },
     },
   };

@@ -14,7 +14,7 @@ const systemClock: Clock = { nowMs: () => Date.now() };
 
 export async function explainDecision(
   config: HopguardConfig,
-  request: { token: string; workload: string; source: string },
+  request: { token: string; workload: string; source: string; method?: string; path?: string; host?: string; headers?: readonly (readonly [string, string])[] },
 ): Promise<Decision> {
   const keySets = createKeySetRegistry(config.issuers.values(), { clock: systemClock });
   await keySets.start();
@@ -27,9 +27,15 @@ export async function explainDecision(
       clock: systemClock,
       recordSteps: true,
     });
+    const headers = new Map<string, string[]>([['authorization', [`Bearer ${request.token}`]]]);
+    for (const [name, value] of request.headers ?? []) {
+      const values = headers.get(name);
+      if (values === undefined || name === 'authorization') headers.set(name, [value]);
+      else values.push(value);
+    }
     const input: CheckInput = {
-      request: { method: 'GET', path: '/', host: '', scheme: 'http' },
-      headers: new Map([['authorization', [`Bearer ${request.token}`]]]),
+      request: { method: request.method ?? 'GET', path: request.path ?? '/', host: request.host ?? '', scheme: 'https' },
+      headers,
       contextExtensions: { 'hopguard.workload': request.workload },
       destinationPrincipal: request.workload,
       sourcePrincipal: request.source,
@@ -50,7 +56,7 @@ export function formatExplanation(decision: Decision): string {
     lines.push(decision.shadowReason ? `ALLOW (shadow mode; enforce would deny: ${decision.shadowReason})` : 'ALLOW');
   } else {
     const spec = reasonSpec(decision.reason);
-    lines.push(`DENY ${decision.reason} (HTTP ${spec.http}, ${spec.error}): ${decision.detail}`);
+    lines.push(`DENY ${decision.reason} (HTTP ${spec.http}${spec.error === null ? '' : `, ${spec.error}`}): ${decision.detail}`);
   }
   return lines.join('\n');
 }
