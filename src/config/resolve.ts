@@ -2,13 +2,14 @@
  * Turns a schema-valid raw config into a `HopguardConfig`: defaults applied, durations in
  * milliseconds, `defaults` merged under every workload, cross-references checked.
  */
+import { captureReferences, compileOperations, compilePathPattern, type CompiledPattern } from '../decision/operation-matcher.js';
 import { BASE_DECISION_HEADERS } from '../decision/request-headers.js';
 import { buildAllowlist, profileTrustDomain } from '../identity/index.js';
 import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
 import { normaliseType } from '../jwt/typ.js';
 import { REPLAY_DEFAULTS } from '../replay/defaults.js';
 import { parseDuration } from './duration.js';
-import type { RawClaimRule, RawConfig, RawIssuer, RawWorkload } from './schema.js';
+import type { RawClaimRule, RawConfig, RawIssuer, RawOperation, RawTokenLocation, RawWorkload } from './schema.js';
 import type {
   ClaimRequirement,
   ClaimRule,
@@ -16,6 +17,9 @@ import type {
   IssuerConfig,
   JwsAlgorithm,
   KeySource,
+  OperationPolicy,
+  OperationsPolicy,
+  TokenLocation,
   TokenProfile,
   WorkloadConfig,
 } from './types.js';
@@ -37,7 +41,12 @@ const DEFAULT_TYPES: Readonly<Record<TokenProfile, readonly (string | null)[]>> 
 /** The base headers plus every header a workload reads a token or proof from. */
 function decisionHeadersFor(workloads: Iterable<WorkloadConfig>): ReadonlySet<string> {
   const names = new Set(BASE_DECISION_HEADERS);
-  for (const workload of workloads) void workload;
+  for (const workload of workloads) {
+    for (const location of workload.tokens) {
+      if (location.kind === 'header') names.add(location.header);
+      if (location.kind === 'cookie') names.add('cookie');
+    }
+  }
   return names;
 }
 
@@ -95,25 +104,105 @@ function claimRuleOf(raw: RawClaimRule): ClaimRule {
 
 type WorkloadFields = Omit<RawWorkload, 'id'>;
 
+const DEFAULT_TOKEN_LOCATIONS: readonly TokenLocation[] = Object.freeze([{ kind: 'header', header: 'authorization', scheme: 'bearer' }]);
+
+function tokenLocationOf(raw: RawTokenLocation): TokenLocation {
+  if ('header' in raw) return { kind: 'header', header: raw.header, scheme: raw.scheme === undefined ? null : raw.scheme.toLowerCase() };
+  if ('cookie' in raw) return { kind: 'cookie', cookie: raw.cookie };
+  return { kind: 'query', query: raw.query };
+}
+
+function claimRequirementsOf(rules: RawWorkload['claims']): ClaimRequirement[] {
+  return Object.entries(rules ?? {}).map(([name, rule]) => ({ name, path: name.split('.'), rule: claimRuleOf(rule), usesCaptures: false }));
+}
+
+/** The `{name}` references of a rule whose values may name captures (equals, oneOf, prefix). */
+function captureReferencesOf(rule: ClaimRule): string[] {
+  switch (rule.kind) {
+    case 'equals':
+    case 'prefix':
+      return typeof rule.value === 'string' ? captureReferences(rule.value) : [];
+    case 'oneOf':
+      return rule.values.flatMap((value) => (typeof value === 'string' ? captureReferences(value) : []));
+    default:
+      return [];
+  }
+}
+
+function resolveOperation(
+  raw: RawOperation,
+  index: number,
+  workload: { claims: readonly ClaimRequirement[]; sources: WorkloadConfig['sources']; replay: WorkloadConfig['replay'] },
+  at: string,
+  errors: ConfigError[],
+): { policy: OperationPolicy; methods: readonly string[] | null; paths: readonly CompiledPattern[] | null } {
+  const paths: CompiledPattern[] = [];
+  (raw.paths ?? []).forEach((pattern, pathIndex) => {
+    const compiled = compilePathPattern(pattern);
+    if (compiled.ok) paths.push(compiled.pattern);
+    else errors.push({ path: `${at}.paths[${pathIndex}]`, message: `${JSON.stringify(pattern)}: ${compiled.error.message}` });
+  });
+  const ownClaims = claimRequirementsOf(raw.claims).map((requirement) => {
+    const references = captureReferencesOf(requirement.rule);
+    for (const name of references) {
+      if (raw.paths === undefined || !paths.every((pattern) => pattern.captureNames.includes(name))) {
+        errors.push({ path: `${at}.claims.${requirement.name}`, message: `{${name}} is not captured by every path of this operation` });
+      }
+    }
+    return { ...requirement, usesCaptures: references.length > 0 };
+  });
+  return {
+    policy: {
+      name: raw.name ?? `#${index}`,
+      index,
+      public: raw.public ?? false,
+      claims: [...workload.claims, ...ownClaims],
+      sources: raw.sources ? buildAllowlist(raw.sources) : workload.sources,
+      replay: raw.replay ?? workload.replay,
+    },
+    methods: raw.methods ?? null,
+    paths: raw.paths === undefined ? null : paths,
+  };
+}
+
+function resolveOperations(merged: WorkloadFields, workload: Parameters<typeof resolveOperation>[2], at: string, errors: ConfigError[]): OperationsPolicy | null {
+  if (merged.operations === undefined) {
+    if (merged.unmatched !== undefined) errors.push({ path: `${at}.unmatched`, message: 'only applies to a workload with operations' });
+    return null;
+  }
+  const resolved = merged.operations.map((raw, index) => resolveOperation(raw, index, workload, `${at}.operations[${index}]`, errors));
+  const names = new Set<string>();
+  merged.operations.forEach((raw, index) => {
+    if (raw.name === undefined) return;
+    if (names.has(raw.name)) errors.push({ path: `${at}.operations[${index}].name`, message: `duplicate operation name ${raw.name}` });
+    names.add(raw.name);
+  });
+  return {
+    operations: resolved.map((operation) => operation.policy),
+    matcher: compileOperations(resolved.map(({ methods, paths }) => ({ methods, paths }))),
+    unmatched: merged.unmatched ?? 'deny',
+  };
+}
+
 function resolveWorkload(
   raw: RawWorkload,
   defaults: WorkloadFields,
   allIssuers: readonly string[],
+  at: string,
+  errors: ConfigError[],
 ): WorkloadConfig {
   // `defaults` sits under each workload: a workload's own key wins, whole values (no deep merge).
   const merged: WorkloadFields = { ...defaults, ...stripUndefined(raw) };
-  const claims: ClaimRequirement[] = Object.entries(merged.claims ?? {}).map(([name, rule]) => ({
-    name,
-    path: name.split('.'),
-    rule: claimRuleOf(rule),
-  }));
+  const claims = claimRequirementsOf(merged.claims);
+  const sources = merged.sources ? buildAllowlist(merged.sources) : null;
+  const replay = merged.replay ?? 'source-bound';
   const forward = merged.forward ?? {};
   return {
     id: raw.id,
     audiences: merged.audiences ?? [raw.id],
     issuers: new Set(merged.issuers ?? allIssuers),
-    sources: merged.sources ? buildAllowlist(merged.sources) : null,
-    replay: merged.replay ?? 'source-bound',
+    sources,
+    replay,
     clockSkewMs: ms(merged.clockSkew, DEFAULT_CLOCK_SKEW_MS),
     maxTokenAgeMs: merged.maxTokenAge === undefined ? null : ms(merged.maxTokenAge, 0),
     claims,
@@ -123,8 +212,11 @@ function resolveWorkload(
     singleAudience: merged.singleAudience ?? false,
     maxDelegationDepth: merged.maxDelegationDepth ?? null,
     allowedActors: merged.allowedActors ? buildAllowlist(merged.allowedActors) : null,
+    tokens: merged.tokens ? merged.tokens.map(tokenLocationOf) : DEFAULT_TOKEN_LOCATIONS,
+    operations: resolveOperations(merged, { claims, sources, replay }, at, errors),
     forward: {
       claimsToHeaders: Object.entries(forward.claimsToHeaders ?? {}),
+      removeToken: forward.removeToken ?? false,
       removeAuthorization: forward.removeAuthorization ?? false,
     },
   };
@@ -157,7 +249,7 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
       errors.push({ path: `${at}.id`, message: `duplicate workload ${rawWorkload.id}` });
       return;
     }
-    const workload = resolveWorkload(rawWorkload, defaults, [...issuers.keys()]);
+    const workload = resolveWorkload(rawWorkload, defaults, [...issuers.keys()], at, errors);
     for (const issuer of workload.issuers) {
       if (!issuers.has(issuer)) {
         errors.push({ path: `${at}.issuers`, message: `names issuer ${issuer}, which is not configured` });

@@ -90,8 +90,35 @@ const headerName = z
   .string()
   .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a lower-case HTTP header name');
 
+const httpMethod = z.string().regex(/^[A-Z0-9!#$%&'*+.^_`|~-]+$/, 'must be an upper-case HTTP method such as GET');
+
+/** An auth scheme (RFC 9110 token), compared case-insensitively. */
+const authScheme = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an auth scheme such as Bearer');
+
+const tokenLocation = z.union([
+  z.object({ header: headerName, scheme: authScheme.optional() }).strict(),
+  z.object({ cookie: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a cookie name') }).strict(),
+  z.object({ query: nonEmpty }).strict(),
+]);
+
+const operation = z
+  .object({
+    name: nonEmpty.optional(),
+    methods: z.array(httpMethod).min(1).optional(),
+    /** Compiled and checked by resolve.ts (pattern syntax in SPEC: `*`, `**`, `{name}`). */
+    paths: z.array(z.string().startsWith('/', 'must start with /')).min(1).optional(),
+    claims: z.record(nonEmpty, claimRule).optional(),
+    sources: z.array(nonEmpty).optional(),
+    replay: z.enum(['off', 'once', 'source-bound']).optional(),
+    public: z.boolean().optional(),
+  })
+  .strict();
+
 /** Every field a workload can set, all optional: used for both `defaults` and `workloads[]`. */
 const workloadFields = {
+  tokens: z.array(tokenLocation).min(1).max(16).optional(),
+  operations: z.array(operation).min(1).max(1024).optional(),
+  unmatched: z.enum(['deny', 'allow']).optional(),
   audiences: z.array(nonEmpty).min(1).optional(),
   issuers: z.array(nonEmpty).min(1).optional(),
   sources: z.array(nonEmpty).optional(),
@@ -108,6 +135,8 @@ const workloadFields = {
   forward: z
     .object({
       claimsToHeaders: z.record(nonEmpty, headerName).optional(),
+      removeToken: z.boolean().optional(),
+      /** Alias kept from before `tokens`: remove the authorization header on allow. */
       removeAuthorization: z.boolean().optional(),
     })
     .strict()
@@ -175,3 +204,5 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type RawIssuer = z.infer<typeof issuerSchema>;
 export type RawWorkload = z.infer<typeof workloadSchema>;
 export type RawClaimRule = z.infer<typeof claimRule>;
+export type RawTokenLocation = z.infer<typeof tokenLocation>;
+export type RawOperation = z.infer<typeof operation>;

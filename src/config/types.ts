@@ -3,6 +3,7 @@
  * merged into every workload, lookups precomputed. Nothing below the loader checks for undefined.
  */
 import type { IdentityAllowlist as SourceAllowlist } from '../identity/spiffe.js';
+import type { OperationMatcher } from '../decision/operation-matcher.js';
 import type { JwsAlgorithm } from './schema.js';
 
 export type { JwsAlgorithm };
@@ -53,6 +54,31 @@ export interface ClaimRequirement {
   readonly name: string;
   readonly path: readonly string[];
   readonly rule: ClaimRule;
+  /** An operation's rule whose values name path captures (`"{tenant}"`): substituted per request. */
+  readonly usesCaptures: boolean;
+}
+
+/** Where a token is read from (`tokens:`); header names are lower case, a scheme lower case or null for "the whole value". */
+export type TokenLocation =
+  | { readonly kind: 'header'; readonly header: string; readonly scheme: string | null }
+  | { readonly kind: 'cookie'; readonly cookie: string }
+  | { readonly kind: 'query'; readonly query: string };
+
+/** One of a workload's `operations`, with the workload's policy merged in (claims added, sources and replay replaced). */
+export interface OperationPolicy {
+  /** Its `name`, or `#<index>` when it has none: the metric label and what explain prints. */
+  readonly name: string;
+  readonly index: number;
+  readonly public: boolean;
+  readonly claims: readonly ClaimRequirement[];
+  readonly sources: SourceAllowlist | null;
+  readonly replay: ReplayMode;
+}
+
+export interface OperationsPolicy {
+  readonly operations: readonly OperationPolicy[];
+  readonly matcher: OperationMatcher;
+  readonly unmatched: 'deny' | 'allow';
 }
 
 /** Allowed callers: exact ids plus `spiffe://td/path/*` prefix entries (see identity/spiffe.ts). */
@@ -73,8 +99,14 @@ export interface WorkloadConfig {
   readonly singleAudience: boolean;
   readonly maxDelegationDepth: number | null;
   readonly allowedActors: SourceAllowlist | null;
+  readonly tokens: readonly TokenLocation[];
+  /** null: no `operations`, the request's method and path take no part (and are not normalised). */
+  readonly operations: OperationsPolicy | null;
   readonly forward: {
     readonly claimsToHeaders: readonly (readonly [claim: string, header: string])[];
+    /** Remove the token from where it was found (header, cookie or query parameter). */
+    readonly removeToken: boolean;
+    /** The older key: remove the authorization header on every allow. */
     readonly removeAuthorization: boolean;
   };
 }

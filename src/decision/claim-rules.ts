@@ -1,5 +1,6 @@
 /** A workload's `claims` rules, evaluated over verified claims only. */
-import type { ClaimRequirement } from '../config/types.js';
+import type { ClaimRequirement, ClaimRule } from '../config/types.js';
+import { substituteCaptures } from './operation-matcher.js';
 import type { JsonValue, JwtClaims } from './types.js';
 
 /** Follows a dotted path through own properties only, so `__proto__` or `constructor` reach nothing. */
@@ -13,8 +14,7 @@ export function claimAt(claims: JwtClaims, path: readonly string[]): JsonValue |
   return current;
 }
 
-function satisfies(value: JsonValue | undefined, requirement: ClaimRequirement): boolean {
-  const rule = requirement.rule;
+function satisfies(value: JsonValue | undefined, rule: ClaimRule): boolean {
   switch (rule.kind) {
     case 'exists':
       return value !== undefined && value !== null;
@@ -31,16 +31,42 @@ function satisfies(value: JsonValue | undefined, requirement: ClaimRequirement):
   }
 }
 
-/** The first requirement the claims fail, or null when all hold. */
-export function firstUnmetClaim(claims: JwtClaims, requirements: readonly ClaimRequirement[]): ClaimRequirement | null {
+type Captures = Readonly<Record<string, string>>;
+
+function withCaptures(value: string | number | boolean, captures: Captures): string | number | boolean {
+  return typeof value === 'string' ? substituteCaptures(value, captures) : value;
+}
+
+/** The rule with `{name}` replaced by this request's captured path segments. */
+export function ruleFor(requirement: ClaimRequirement, captures: Captures): ClaimRule {
+  const rule = requirement.rule;
+  if (!requirement.usesCaptures) return rule;
+  switch (rule.kind) {
+    case 'equals':
+      return { kind: 'equals', value: withCaptures(rule.value, captures) };
+    case 'oneOf':
+      return { kind: 'oneOf', values: rule.values.map((value) => withCaptures(value, captures)) };
+    case 'prefix':
+      return { kind: 'prefix', value: substituteCaptures(rule.value, captures) };
+    default:
+      return rule;
+  }
+}
+
+/** The first requirement the claims fail (with its rule as applied), or null when all hold. */
+export function firstUnmetClaim(
+  claims: JwtClaims,
+  requirements: readonly ClaimRequirement[],
+  captures: Captures = {},
+): { readonly requirement: ClaimRequirement; readonly rule: ClaimRule } | null {
   for (const requirement of requirements) {
-    if (!satisfies(claimAt(claims, requirement.path), requirement)) return requirement;
+    const rule = ruleFor(requirement, captures);
+    if (!satisfies(claimAt(claims, requirement.path), rule)) return { requirement, rule };
   }
   return null;
 }
 
-export function describeRule(requirement: ClaimRequirement): string {
-  const rule = requirement.rule;
+export function describeRule(requirement: ClaimRequirement, rule: ClaimRule = requirement.rule): string {
   switch (rule.kind) {
     case 'exists':
       return `${requirement.name} must exist`;

@@ -91,6 +91,7 @@ export interface Clock {
 
 export type StepName =
   | 'workload'
+  | 'operation'
   | 'token'
   | 'header'
   | 'issuer'
@@ -99,7 +100,8 @@ export type StepName =
   | 'audience'
   | 'caller'
   | 'claims'
-  | 'replay';
+  | 'replay'
+  | 'internal';
 
 export interface StepRecord {
   readonly step: StepName;
@@ -121,10 +123,14 @@ export interface DecisionMetadata {
 export interface Allow {
   readonly allowed: true;
   readonly workload: string;
+  /** The matched operation's name ('' for a workload without operations, or when none matched). */
+  readonly operation: string;
   readonly metadata: DecisionMetadata;
   /** Upstream request headers to set, overwriting whatever the caller sent. */
   readonly headersToSet: readonly (readonly [name: string, value: string])[];
   readonly headersToRemove: readonly string[];
+  /** Query parameters the upstream must not see (a token read from the query, with `removeToken`). */
+  readonly queryParametersToRemove: readonly string[];
   /** In shadow mode, the reason enforce mode would have denied with. */
   readonly shadowReason: ReasonCode | null;
   readonly steps: readonly StepRecord[];
@@ -138,6 +144,7 @@ export interface Deny {
   readonly detail: string;
   /** The workload id when known, else '' (used as the www-authenticate realm). */
   readonly workload: string;
+  readonly operation: string;
   readonly steps: readonly StepRecord[];
   readonly audit: AuditFields;
 }
@@ -153,4 +160,6 @@ export interface AuditFields {
   readonly source: string;
   /** The replay store failed and `onStoreError: allow` let the request through. */
   readonly storeError: boolean;
+  /** The stack of an unexpected error inside hopguard (`internal_error`), else null. */
+  readonly internalError: string | null;
 }

@@ -27,7 +27,7 @@ export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
 const BEARER = /^bearer$/i;
 
 /** Every non-empty comma-separated credential in the values, trimmed; one value without a comma (the usual case) allocates no intermediate arrays. */
-function credentialsIn(values: readonly string[]): string[] {
+export function credentialsIn(values: readonly string[]): string[] {
   if (values.length === 1 && !(values[0] as string).includes(',')) {
     const only = (values[0] as string).trim();
     return only === '' ? [] : [only];
@@ -221,3 +221,5 @@ export function parseCompact(token: string): { readonly ok: true; readonly value
     },
   };
 }
+
+export type ParsedCompact = ReturnType<typeof parseCompact>;

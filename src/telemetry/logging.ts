@@ -36,6 +36,11 @@ export function createDecisionLogger(logger: Logger, sampleRate: number, random:
   let rate = sampleRate;
   return {
     log(decision, seconds, input, transport) {
+      const internalError = decision.audit.internalError;
+      if (internalError !== null) {
+        // A bug inside hopguard, not a bad token: logged with its stack at error level.
+        logger.error({ reason: 'internal_error', workload: decision.workload, tokenHash: decision.audit.tokenHash, stack: internalError, transport }, 'internal error while checking');
+      }
       const shadow = decision.allowed && decision.shadowReason !== null;
       if (decision.allowed && !shadow && !(rate > 0 && random() < rate)) return;
       if (!logger.isLevelEnabled('info')) return;
@@ -46,6 +51,7 @@ export function createDecisionLogger(logger: Logger, sampleRate: number, random:
           decision: decisionLabel(decision),
           reason: reasonLabel(decision),
           workload: decision.workload,
+          ...(decision.operation === '' ? {} : { operation: decision.operation }),
           source: bounded(audit.source),
           iss: bounded(audit.iss),
           sub: bounded(audit.sub),

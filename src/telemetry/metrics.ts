@@ -57,7 +57,7 @@ export function reasonLabel(decision: Decision): string {
 }
 
 export function createCheckMetrics(meter: Meter, labels: LabelPolicy, keyStatuses: () => readonly KeySetStatus[]): CheckMetrics {
-  const checks: Counter = meter.createCounter(METRIC_CHECKS, { description: 'Checks answered, by decision, reason code and receiving workload' });
+  const checks: Counter = meter.createCounter(METRIC_CHECKS, { description: 'Checks answered, by decision, reason code, receiving workload and matched operation' });
   const duration: Histogram = meter.createHistogram(METRIC_CHECK_DURATION, {
     description: 'Time to answer a check, from request decoded to response handed to the transport',
     unit: 's',
@@ -78,7 +78,8 @@ export function createCheckMetrics(meter: Meter, labels: LabelPolicy, keyStatuse
   return {
     recordDecision(decision, seconds) {
       const workload = workloadLabel(decision.workload);
-      checks.add(1, { decision: decisionLabel(decision), reason: reasonLabel(decision), workload });
+      // The operation name comes from the config (its name, or #index), never from the request.
+      checks.add(1, { decision: decisionLabel(decision), reason: reasonLabel(decision), workload, operation: workload === '' ? '' : decision.operation });
       duration.record(seconds);
       if (!decision.allowed && decision.reason === 'replayed') replayRejections.add(1, { workload });
       if (decision.audit.storeError) storeErrors.add(1);

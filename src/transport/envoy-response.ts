@@ -28,6 +28,7 @@ export function checkResponseFrom(decision: Decision): CheckResponse {
       workload: metadata.workload,
       source: metadata.source,
     };
+    if (decision.operation !== '') dynamicMetadata.operation = decision.operation;
     if (decision.shadowReason !== null) dynamicMetadata.shadowReason = decision.shadowReason;
     if (decision.audit.storeError) dynamicMetadata.storeError = true;
     return {
@@ -35,6 +36,7 @@ export function checkResponseFrom(decision: Decision): CheckResponse {
       ok_response: {
         headers: decision.headersToSet.map(([name, value]) => overwriteHeader(name, value)),
         headers_to_remove: [...decision.headersToRemove],
+        ...(decision.queryParametersToRemove.length > 0 ? { query_parameters_to_remove: [...decision.queryParametersToRemove] } : {}),
       },
       dynamic_metadata: structFrom(dynamicMetadata),
     };

@@ -10,7 +10,7 @@ import { checkInputFrom } from './envoy-request.js';
 import { checkResponseFrom } from './envoy-response.js';
 import { AUTHORIZATION_SERVICE_NAME, hopguardProtos, type CheckResponse, type DecodedCheckRequest } from './proto.js';
 import { createHealthService, type HealthState } from './health.js';
-import { edgeDenial } from './overload.js';
+import { edgeDenial, internalErrorDenial } from './overload.js';
 
 export type CheckHandler = (input: CheckInput) => Promise<Decision>;
 
@@ -56,8 +56,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     let input: CheckInput;
     try {
       input = checkInputFrom(call.request, limits);
-    } catch {
-      finish(edgeDenial('token_malformed', 'unreadable CheckRequest'), null);
+    } catch (error) {
+      finish(internalErrorDenial(error, 'unreadable CheckRequest'), null);
       return;
     }
     // Load shedding happens in `check` (one bound per process, shared with the HTTP transport).
@@ -65,7 +65,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       .check(input)
       .then(
         (decision) => finish(decision, input),
-        () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
+        (error: unknown) => finish(internalErrorDenial(error), input),
       )
       .catch(() => callback({ code: grpc.status.INTERNAL, details: 'hopguard could not encode its answer' }));
   };

@@ -16,7 +16,7 @@ import type { CheckInput, Decision } from '../decision/types.js';
 import { callerFromXfcc } from '../identity/index.js';
 import { checkInputFrom } from './envoy-request.js';
 import type { CheckHandler } from './grpc-server.js';
-import { edgeDenial } from './overload.js';
+import { edgeDenial, internalErrorDenial } from './overload.js';
 
 export const WORKLOAD_HEADER = 'x-hopguard-workload';
 /** Envoy removes the upstream headers listed here (comma-separated) when the check allows. */
@@ -126,14 +126,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     let input: CheckInput;
     try {
       input = checkInputFromHttp(request, options.limits(), options.trustsXfcc);
-    } catch {
-      finish(edgeDenial('token_malformed', 'unreadable request'), null);
+    } catch (error) {
+      finish(internalErrorDenial(error, 'unreadable request'), null);
       return;
     }
     // Load shedding happens in `check` (one bound per process, shared with the gRPC transport).
     options.check(input).then(
       (decision) => finish(decision, input),
-      () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
+      (error: unknown) => finish(internalErrorDenial(error), input),
     );
   });
   server.keepAliveTimeout = 60_000;

@@ -108,7 +108,9 @@ describe('CheckRequest from Envoy official protos to hopguard protos', () => {
 
   it('maps the decoded request to the CheckInput the pipeline gets', () => {
     const input = checkInputFrom(ours.requestDeserialize(wire), { maxHeaders: 100, maxHeaderBytes: 65536 });
+    const http = RICH_REQUEST.attributes.request.http as unknown as { method: string; path: string; host: string; scheme: string };
     expect(input).toEqual({
+      request: { method: http.method, path: http.path, host: http.host, scheme: http.scheme },
       headers: new Map([
         ['authorization', ['Bearer a.b.c,Bearer d.e.f', 'Bearer x.y.z', RAW_BYTES.toString('latin1')]],
         ['x-forwarded-client-cert', ['By=spiffe://cluster.local/ns/shop/sa/orders;URI=spiffe://cluster.local/ns/shop/sa/frontend']],

@@ -89,10 +89,10 @@ describe('CheckResponse from hopguard protos to Envoy official protos', () => {
       expect({ reason, allowed: view.allowed, grpcCode: view.grpcCode, httpStatus: view.httpStatus, message: view.reason, body: view.body }).toEqual({
         reason,
         allowed: false,
-        grpcCode: { 401: 16, 403: 7, 503: 14 }[http],
+        grpcCode: { 400: 3, 401: 16, 403: 7, 500: 13, 503: 14 }[http],
         httpStatus: http,
         message: reason,
-        body: { error, reason },
+        body: error === null ? { reason } : { error, reason },
       });
       expect('www-authenticate' in view.headers).toBe(http === 401);
       expect(view.headers['content-type']).toBe('application/json');
@@ -105,6 +105,10 @@ describe('CheckResponse from hopguard protos to Envoy official protos', () => {
     expect(['token_missing', 'token_too_large', 'replayed', 'binding_mismatch'].map((r) => httpOf(r as ReasonCode))).toEqual([401, 401, 401, 401]);
     expect(['source_not_allowed', 'claims_not_satisfied', 'workload_unknown'].map((r) => httpOf(r as ReasonCode))).toEqual([403, 403, 403]);
     expect(['jwks_unavailable', 'replay_store_unavailable', 'overloaded'].map((r) => httpOf(r as ReasonCode))).toEqual([503, 503, 503]);
+    expect(['operation_not_allowed', 'path_invalid', 'internal_error'].map((r) => httpOf(r as ReasonCode))).toEqual([403, 400, 500]);
+    const internal = readCheckResponse(throughTheWire(checkResponseFrom(denyDecision('internal_error'))));
+    expect({ grpcCode: internal.grpcCode, challenge: 'www-authenticate' in internal.headers }).toEqual({ grpcCode: 13, challenge: false });
+    expect(readCheckResponse(throughTheWire(checkResponseFrom(denyDecision('path_invalid')))).grpcCode).toBe(3);
   });
 
   it('carries every OkHttpResponse field hopguard may set, nested metadata included', () => {

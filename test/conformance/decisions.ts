@@ -2,7 +2,7 @@
 import type { Allow, AuditFields, Deny } from '../../src/decision/types.js';
 import type { ReasonCode } from '../../src/decision/reasons.js';
 
-const AUDIT: AuditFields = { tokenHash: 'h1', iss: 'https://idp.example.com', kid: 'k1', jti: 'j1', sub: 'user-1', source: '', storeError: false };
+const AUDIT: AuditFields = { tokenHash: 'h1', iss: 'https://idp.example.com', kid: 'k1', jti: 'j1', sub: 'user-1', source: '', storeError: false, internalError: null };
 
 export const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 export const FRONTEND = 'spiffe://cluster.local/ns/shop/sa/frontend';
@@ -11,6 +11,7 @@ export function allowDecision(overrides: Partial<Allow> = {}): Allow {
   return {
     allowed: true,
     workload: ORDERS,
+    operation: '',
     metadata: {
       iss: 'https://idp.example.com',
       sub: 'user-1',
@@ -26,6 +27,7 @@ export function allowDecision(overrides: Partial<Allow> = {}): Allow {
       ['x-hopguard-workload', ORDERS],
     ],
     headersToRemove: ['x-hopguard-shadow-reason'],
+    queryParametersToRemove: [],
     shadowReason: null,
     steps: [],
     audit: AUDIT,
@@ -34,5 +36,5 @@ export function allowDecision(overrides: Partial<Allow> = {}): Allow {
 }
 
 export function denyDecision(reason: ReasonCode, workload = ORDERS): Deny {
-  return { allowed: false, reason, detail: 'fixture', workload, steps: [], audit: AUDIT };
+  return { allowed: false, reason, detail: 'fixture', workload, operation: '', steps: [], audit: AUDIT };
 }

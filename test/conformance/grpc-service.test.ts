@@ -84,6 +84,7 @@ describe('Authorization service over gRPC, called with Envoy official protos', (
     });
     expect(seen).toEqual([
       {
+        request: { method: 'GET', path: '/orders?id=1', host: 'api.demo.local', scheme: 'http' },
         headers: new Map([
           ['x-request-id', ['c0ffee00-0000-4000-8000-000000000001']],
           ['authorization', ['Bearer good']],

@@ -95,6 +95,11 @@ export interface EnvoyRequestOptions {
   readonly rawHeaders?: readonly (readonly [name: string, value: string | Uint8Array])[];
   /** Sets context_extensions["hopguard.workload"]. */
   readonly workload?: string;
+  /** The request line (default GET /orders?id=1 on api.demo.local over http). */
+  readonly method?: string;
+  readonly path?: string;
+  readonly host?: string;
+  readonly scheme?: string;
   readonly contextExtensions?: Readonly<Record<string, string>>;
   readonly destinationPrincipal?: string;
   readonly sourcePrincipal?: string;
@@ -107,16 +112,20 @@ export interface EnvoyRequestOptions {
  * peer addresses, request time, pseudo-headers in the header map, the stream id as `id`.
  */
 export function envoyCheckRequest(options: EnvoyRequestOptions = {}): object {
-  const joined: Record<string, string> = { ':authority': 'api.demo.local', ':method': 'GET', ':path': '/orders?id=1', ':scheme': 'http', 'x-request-id': 'c0ffee00-0000-4000-8000-000000000001' };
+  const method = options.method ?? 'GET';
+  const path = options.path ?? '/orders?id=1';
+  const host = options.host ?? 'api.demo.local';
+  const scheme = options.scheme ?? 'http';
+  const joined: Record<string, string> = { ':authority': host, ':method': method, ':path': path, ':scheme': scheme, 'x-request-id': 'c0ffee00-0000-4000-8000-000000000001' };
   if (options.token !== undefined) joined.authorization = `Bearer ${options.token}`;
   for (const [name, value] of Object.entries(options.headers ?? {})) joined[name.toLowerCase()] = value;
 
   const http: Record<string, unknown> = {
     id: '1234567890',
-    method: 'GET',
-    path: '/orders?id=1',
-    host: 'api.demo.local',
-    scheme: 'http',
+    method,
+    path,
+    host,
+    scheme,
     size: '0',
     protocol: 'HTTP/1.1',
   };

@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/decision/types.js';
+import { OVERSIZE_PATH } from '../../src/decision/types.js';
 import { checkInputFrom, DECISION_HEADERS, OVERSIZE_HEADER_VALUE } from '../../src/transport/envoy-request.js';
 import { checkResponseFrom, jsonFromProtoStruct, structFrom } from '../../src/transport/envoy-response.js';
 import { extractBearer } from '../../src/jwt/compact.js';
@@ -83,6 +84,7 @@ describe('checkInputFrom', () => {
         LIMITS,
       ),
     ).toEqual({
+      request: { method: '', path: '', host: '', scheme: '' },
       headers: new Map(),
       contextExtensions: { 'hopguard.workload': 'w' },
       destinationPrincipal: 'spiffe://dst',
@@ -93,6 +95,7 @@ describe('checkInputFrom', () => {
     expect(Object.getPrototypeOf(fromJson.contextExtensions)).toBe(Object.prototype);
     expect(Object.keys(fromJson.contextExtensions).sort()).toEqual(['__proto__', 'k']);
     expect(checkInputFrom({ attributes: { source: { principal: 7 }, destination: null } }, LIMITS)).toEqual({
+      request: { method: '', path: '', host: '', scheme: '' },
       headers: new Map(),
       contextExtensions: {},
       destinationPrincipal: '',
@@ -179,6 +182,7 @@ describe('checkInputFrom', () => {
     const trap = withHttp({ headers: new Proxy({}, { ownKeys: () => { throw new Error('trap'); } }) });
     for (const request of [throwing, revoked.proxy, trap]) {
       expect(checkInputFrom(request, LIMITS)).toEqual({
+        request: { method: '', path: '', host: '', scheme: '' },
         headers: new Map(),
         contextExtensions: {},
         destinationPrincipal: '',
@@ -298,5 +302,25 @@ describe('Struct helpers', () => {
     // 65 nested objects (depths 0..64), then null where depth 65 begins.
     expect(cursor).toBeNull();
     expect(depth).toBe(66);
+  });
+});
+
+describe('request attributes', () => {
+  it('carries method, path, host and scheme from attributes.request.http', () => {
+    const input = checkInputFrom({ attributes: { request: { http: { method: 'POST', path: '/a/b?c=1', host: 'api.shop', scheme: 'https' } } } }, LIMITS);
+    expect(input.request).toEqual({ method: 'POST', path: '/a/b?c=1', host: 'api.shop', scheme: 'https' });
+  });
+
+  it('replaces a path over maxPathBytes by a marker that can only be path_invalid', () => {
+    const long = `/${'a'.repeat(300)}`;
+    expect(checkInputFrom({ attributes: { request: { http: { path: long } } } }, { ...LIMITS, maxPathBytes: 256 }).request.path).toBe(OVERSIZE_PATH);
+    expect(checkInputFrom({ attributes: { request: { http: { path: long } } } }, { ...LIMITS, maxPathBytes: 1024 }).request.path).toBe(long);
+  });
+
+  it('keeps only the configured decision headers', () => {
+    const http = { headers: { cookie: 'a=b', 'txn-token': 't', other: 'x' } };
+    expect([...checkInputFrom({ attributes: { request: { http } } }, LIMITS).headers.keys()]).toEqual([]);
+    const kept = checkInputFrom({ attributes: { request: { http } } }, { ...LIMITS, decisionHeaders: new Set(['cookie', 'txn-token']) });
+    expect([...kept.headers.keys()].sort()).toEqual(['cookie', 'txn-token']);
   });
 });
