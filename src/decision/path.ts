@@ -37,8 +37,6 @@ const SLASH = 0x2f;
 const DOT = 0x2e;
 const PERCENT = 0x25;
 const BACKSLASH = 0x5c;
-const QUESTION = 0x3f;
-const HASH = 0x23;
 
 const HEX_UPPER = '0123456789ABCDEF';
 
@@ -179,20 +177,13 @@ function removeDotSegments(path: string): string | null {
 export function normalisePath(raw: string): NormalisedPath {
   if (typeof raw !== 'string') return refuse('the path is not a string');
   // 1. Split off the fragment (from the first '#') and the query (from the first '?' before it).
-  let end = raw.length;
+  let end = raw.indexOf('#');
+  if (end < 0) end = raw.length;
   let query = '';
-  for (let i = 0; i < raw.length; i++) {
-    const code = raw.charCodeAt(i);
-    if (code === QUESTION) {
-      end = i;
-      const hash = raw.indexOf('#', i + 1);
-      query = hash < 0 ? raw.slice(i + 1) : raw.slice(i + 1, hash);
-      break;
-    }
-    if (code === HASH) {
-      end = i;
-      break;
-    }
+  const question = raw.indexOf('?');
+  if (question >= 0 && question < end) {
+    query = raw.slice(question + 1, end);
+    end = question;
   }
   // 2. Refusals.
   if (end === 0 || raw.charCodeAt(0) !== SLASH) return refuse("the path does not start with '/'");
