@@ -164,6 +164,7 @@ describe('pattern rules: each positive case and its negative twin', () => {
     ['/orders/*', '/orders/7', true],
     ['/orders/*', '/orders/%C3%A9', true],
     ['/orders/*', '/orders/%FF', true],
+    ['/orders/*', '/orders/%C0%AF', true],
     ['/orders/*', '/orders', false],
     ['/orders/*', '/orders/', false],
     ['/orders/*', '/orders/7/items', false],
@@ -236,6 +237,9 @@ describe('captures', () => {
     expect(matchOne('/tenants/{tenant}', '/tenants/%FF')).toBeNull();
     expect(matchOne('/tenants/{tenant}', '/tenants/%C3')).toBeNull();
     expect(matchOne('/tenants/{tenant}', '/tenants/%ED%A0%80')).toBeNull();
+    // Overlong UTF-8 of '/' and '.': never decoded into a separator or a dot.
+    expect(matchOne('/tenants/{tenant}', '/tenants/%C0%AF')).toBeNull();
+    expect(matchOne('/tenants/{tenant}', '/tenants/%C0%AE%C0%AE')).toBeNull();
     const matcher = compileOperations([
       { methods: null, paths: [pattern('/tenants/{tenant}'), pattern('/tenants/*')] },
     ]);

@@ -390,6 +390,85 @@ describe('normalisePath: trailing slash is kept', () => {
   });
 });
 
+describe("normalisePath: Envoy's path_utility_test cases (test/common/http/path_utility_test.cc)", () => {
+  // Where Envoy repairs an ambiguous path (adds a leading '/', clamps '..' at the root, turns '\\'
+  // into '/'), hopguard refuses it: the upstream must not see a path other than the one judged.
+  it.each([
+    ['/xyz', '/xyz', ''],
+    ['/x/y/z', '/x/y/z', ''],
+    ['/a/b/../c', '/a/c', ''],
+    ['/a/b/./c', '/a/b/c', ''],
+    ['/%c0%af', '/%C0%AF', ''],
+    ['/a/b/%2E%2E/c', '/a/c', ''],
+    ['/a/b/%2e%2e/c', '/a/c', ''],
+    ['/a/b/%2E./c', '/a/c', ''],
+    ['/a/b/%2E/c', '/a/b/c', ''],
+    ['/./a/b', '/a/b', ''],
+    ['/A/B/C', '/A/B/C', ''],
+    ['/a//b/c/', '/a/b/c/', ''],
+    ['//a/b/c', '/a/b/c', ''],
+    ['/a/b/c//', '/a/b/c/', ''],
+    ['/a////b/c', '/a/b/c', ''],
+    ['/a//b?a=///c', '/a/b', 'a=///c'],
+    ['/a//b?', '/a/b', ''],
+    ['//a/?b', '/a/', 'b'],
+    ['/abc??', '/abc', '?'],
+    ['/abc??param=value', '/abc', '?param=value'],
+    ['/abc#?', '/abc', ''],
+    ['/abc##', '/abc', ''],
+    ['/abc?#', '/abc', ''],
+    ['/abc?#fragment', '/abc', ''],
+    ['/abc?param=value#fragment', '/abc', 'param=value'],
+    ['/abc#fragment?param=value', '/abc', ''],
+  ])('%j is path %j, query %j', (raw, path, query) => {
+    expect(normalisePath(raw)).toEqual({ ok: true, path, query });
+  });
+
+  it.each([
+    ['/xyz/.%00../abc', /encoded control character \(%00\)/],
+    ['/xyz/%00.%00./abc', /encoded control character \(%00\)/],
+    ['/xyz/AAAAA%%0000/abc', /malformed percent escape/],
+    ['a/b/../c', /does not start with '\/'/],
+    ['..', /does not start with '\/'/],
+    ['', /does not start with '\/'/],
+    ['/a/b/../../../../c', /climbs above the root/],
+    ['/../a/b', /climbs above the root/],
+    ['/a/..\\c', /'\\' at offset 5/],
+    ['/%5c%25', /encoded '\\' \(%5C\)/],
+    ['/a/%2F%2f/c', /encoded '\/' \(%2F\)/],
+    ['/../c\r\n', /climbs above the root|control character/],
+    ['/a/\0c', /control character 0x00/],
+  ])('%j is refused (%s)', (raw, detail) => {
+    expect(refused(raw)).toMatch(detail);
+  });
+});
+
+describe('normalisePath: encodings that only look like a separator or a dot', () => {
+  it.each([
+    // Overlong UTF-8 of '/' and '.' (CVE-2000-0884 style): bytes, not separators nor dots.
+    ['/%c0%af', '/%C0%AF'],
+    ['/%C0%AE%C0%AE/admin', '/%C0%AE%C0%AE/admin'],
+    ['/%e0%80%af', '/%E0%80%AF'],
+    // Fullwidth solidus and dot are characters, not separators.
+    ['/a\uff0fb', '/a\uff0fb'],
+    ['/\uff0e\uff0e/admin', '/\uff0e\uff0e/admin'],
+    ['/%EF%BC%8F', '/%EF%BC%8F'],
+    // Double encoding is decoded once only, and only for unreserved characters.
+    ['/%252e%252e/admin', '/%252e%252e/admin'],
+    ['/%25%32%65%25%32%65/admin', '/%252e%252e/admin'],
+  ])('%j is %j', (raw, path) => {
+    expect(normal(raw)).toBe(path);
+  });
+
+  it.each([
+    '/%u002e%u002e/admin',
+    '/%u2215admin',
+    '/%%32%65',
+  ])('IIS-style or nested escape %j is malformed', (raw) => {
+    expect(refused(raw)).toMatch(/malformed percent escape/);
+  });
+});
+
 describe('normalisePath: refusal details name what is wrong without echoing the input', () => {
   it.each([
     ['/a%2fb', "encoded '/' (%2F) at offset 2"],
