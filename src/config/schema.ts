@@ -106,7 +106,7 @@ const operation = z
     name: nonEmpty.optional(),
     methods: z.array(httpMethod).min(1).optional(),
     /** Compiled and checked by resolve.ts (pattern syntax in SPEC: `*`, `**`, `{name}`). */
-    paths: z.array(z.string().startsWith('/', 'must start with /')).min(1).optional(),
+    paths: z.array(z.string().regex(/^\//, 'must start with /')).min(1).optional(),
     claims: z.record(nonEmpty, claimRule).optional(),
     sources: z.array(nonEmpty).optional(),
     replay: z.enum(['off', 'once', 'source-bound']).optional(),

@@ -82,8 +82,8 @@ describe('load shedding', () => {
     idp.release();
     expect((await Promise.all(inFlight)).map((r) => readCheckResponse(r).allowed)).toEqual([true, true]);
     const metrics = await scrape(running.adminAddress as string);
-    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'overloaded', workload: '' })).toBe(2);
-    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: ORDERS })).toBe(2);
+    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'overloaded', workload: '', operation: '' })).toBe(2);
+    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: ORDERS, operation: '' })).toBe(2);
     client.close();
   });
 });

@@ -51,19 +51,19 @@ describe('metrics scraped from the admin port', () => {
 
   it('counts checks by decision, reason and configured workload', async () => {
     const metrics = await scrape(hopguard.adminAddress as string);
-    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: ORDERS })).toBe(2);
-    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'audience_mismatch', workload: ORDERS })).toBe(1);
-    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'token_missing', workload: ORDERS })).toBe(1);
-    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: BILLING })).toBe(1);
-    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'replayed', workload: BILLING })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: ORDERS, operation: '' })).toBe(2);
+    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'audience_mismatch', workload: ORDERS, operation: '' })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'token_missing', workload: ORDERS, operation: '' })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: BILLING, operation: '' })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'replayed', workload: BILLING, operation: '' })).toBe(1);
     expect(metrics.value('hopguard_replay_rejections_total', { workload: BILLING })).toBe(1);
     // Shadow mode: allowed on the wire, counted as the denial it would have been.
-    expect(metrics.value('hopguard_checks_total', { decision: 'shadow_deny', reason: 'audience_mismatch', workload: SHADOW })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'shadow_deny', reason: 'audience_mismatch', workload: SHADOW, operation: '' })).toBe(1);
   });
 
   it('labels a check for an unconfigured workload with an empty workload, never the caller-chosen id', async () => {
     const metrics = await scrape(hopguard.adminAddress as string);
-    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'workload_unknown', workload: '' })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'workload_unknown', workload: '', operation: '' })).toBe(1);
     expect(metrics.text).not.toContain('attacker-chosen-label');
     expect(metrics.text).not.toContain(secretJti);
     expect(metrics.text).not.toContain('secret-subject');

@@ -96,10 +96,10 @@ describe('workers: 2', () => {
     expect(answers.filter((answer) => answer.allowed)).toHaveLength(1);
     expect(answers.filter((answer) => answer.reason === 'replayed')).toHaveLength(CONNECTIONS - 1);
     const metrics = await scrape(hopguard.admin as string);
-    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: BILLING })).toBe(1);
-    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'replayed', workload: BILLING })).toBe(CONNECTIONS - 1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: BILLING, operation: '' })).toBe(1);
+    expect(metrics.value('hopguard_checks_total', { decision: 'deny', reason: 'replayed', workload: BILLING, operation: '' })).toBe(CONNECTIONS - 1);
     expect(metrics.value('hopguard_replay_rejections_total', { workload: BILLING })).toBe(CONNECTIONS - 1);
-    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: ORDERS })).toBe(CONNECTIONS);
+    expect(metrics.value('hopguard_checks_total', { decision: 'allow', reason: '', workload: ORDERS, operation: '' })).toBe(CONNECTIONS);
     // The test IdP serves one key to its first fetch and two afterwards: the gauge shows the larger set.
     expect(metrics.value('hopguard_jwks_keys', { issuer: idp.issuer })).toBe(2);
     expect(metrics.value('hopguard_jwks_fetches_total', { issuer: idp.issuer, outcome: 'success' })).toBe(2);
