@@ -103,6 +103,42 @@ describe('hopguard explain', () => {
   });
 });
 
+describe('hopguard explain --method --path', () => {
+  it('prints the normalised path, the matched operation and its captures', async () => {
+    const routes = join(dir, 'routes.yaml');
+    writeFileSync(
+      routes,
+      [
+        'issuers:',
+        `  - issuer: ${ISS}`,
+        `    jwks: ${JSON.stringify(jwksOf(key))}`,
+        '    algorithms: [ES256]',
+        'workloads:',
+        `  - id: ${ORDERS}`,
+        '    replay: off',
+        '    operations:',
+        '      - name: write-own-tenant',
+        '        methods: [POST]',
+        '        paths: ["/tenants/{tenant}/orders/**"]',
+        '        claims: { tenant: { equals: "{tenant}" } }',
+        '',
+      ].join('\n'),
+    );
+    const token = await signToken(key, { iss: ISS, aud: ORDERS, sub: FRONTEND, tenant: 'acme' });
+    const allowed = await run(['explain', '--config', routes, '--token', token, '--workload', ORDERS, '--method', 'POST', '--path', '/tenants//acme/./orders/7?x=1']);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toMatch(/operation\s+pass\s+\/tenants\/acme\/orders\/7 matches write-own-tenant \(tenant="acme"\)/);
+    const crossTenant = await run(['explain', '--config', routes, '--token', token, '--workload', ORDERS, '--method', 'POST', '--path', '/tenants/globex/orders/7']);
+    expect(crossTenant.code).toBe(1);
+    expect(crossTenant.stdout).toContain('DENY claims_not_satisfied (HTTP 403, insufficient_scope): tenant must equal "globex"');
+    const unmatched = await run(['explain', '--config', routes, '--token', token, '--workload', ORDERS, '--path', '/tenants/acme/orders/7']);
+    expect(unmatched.stdout).toContain('DENY operation_not_allowed (HTTP 403, access_denied): no operation matches GET /tenants/acme/orders/7');
+    const invalid = await run(['explain', '--config', routes, '--token', token, '--workload', ORDERS, '--method', 'POST', '--path', '/tenants/a%2Fb/orders']);
+    expect(invalid.stdout).toMatch(/operation\s+FAIL\s+path_invalid: /);
+    expect(invalid.stdout).toContain('DENY path_invalid (HTTP 400, invalid_request)');
+  });
+});
+
 describe('hopguard check', () => {
   let server: RunningHopguard;
 
