@@ -216,15 +216,52 @@ function capturesOf(pattern: PathPattern, decoded: readonly (string | null)[]): 
   return captures;
 }
 
+/** The literal first segment every path of an operation starts with, or null when one of them may start anyhow. */
+function firstLiterals(operation: CompiledOperation): ReadonlySet<string> | null {
+  if (operation.paths === null) return null;
+  const literals = new Set<string>();
+  for (const pattern of operation.paths) {
+    const first = pattern.segments[0];
+    if (typeof first !== 'string') return null;
+    literals.add(first);
+  }
+  return literals;
+}
+
 class Matcher implements OperationMatcher {
-  constructor(private readonly operations: readonly CompiledOperation[]) {}
+  private readonly all: readonly number[];
+  /**
+   * For each literal first segment some operation names: the operations that can match a path
+   * starting with it, in order (those that name it and those that may start anyhow). A path
+   * starting with any other segment can only match `anyStart`. Built from the config, so bounded by it.
+   */
+  private readonly byFirstSegment = new Map<string, readonly number[]>();
+  private readonly anyStart: readonly number[];
+
+  constructor(private readonly operations: readonly CompiledOperation[]) {
+    this.all = operations.map((_, index) => index);
+    const literals = operations.map(firstLiterals);
+    this.anyStart = this.all.filter((index) => literals[index] === null);
+    const keys = new Set<string>();
+    for (const set of literals) for (const key of set ?? []) keys.add(key);
+    for (const key of keys) this.byFirstSegment.set(key, this.all.filter((index) => literals[index] === null || literals[index]!.has(key)));
+  }
 
   match(method: string, normalisedPath: string): OperationMatch | null {
     if (typeof normalisedPath !== 'string' || normalisedPath.charCodeAt(0) !== 0x2f) return null;
+    // Literals are compared decoded: a path with escapes takes the full scan.
+    if (normalisedPath.indexOf('%') >= 0) return this.scan(this.all, method, normalisedPath);
+    const slash = normalisedPath.indexOf('/', 1);
+    const first = slash < 0 ? normalisedPath.slice(1) : normalisedPath.slice(1, slash);
+    return this.scan(this.byFirstSegment.get(first) ?? this.anyStart, method, normalisedPath);
+  }
+
+  private scan(candidates: readonly number[], method: string, normalisedPath: string): OperationMatch | null {
     let raw: string[] | null = null;
     let decoded: (string | null)[] | null = null;
     const operations = this.operations;
-    for (let index = 0; index < operations.length; index++) {
+    for (let c = 0; c < candidates.length; c++) {
+      const index = candidates[c]!;
       const operation = operations[index]!;
       if (operation.methods !== null && !operation.methods.includes(method)) continue;
       const paths = operation.paths;
