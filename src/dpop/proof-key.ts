@@ -23,7 +23,14 @@ export interface ProofKey {
   readonly key: KeyObject;
 }
 
-export type ProofKeyResult = { readonly ok: true; readonly value: ProofKey } | { readonly ok: false; readonly detail: string };
+export type ProofKeyResult =
+  | {
+      readonly ok: true;
+      readonly value: ProofKey;
+      /** Set when the key was imported now: hand it to rememberProofKey once the proof verified. */
+      readonly cacheKey: string | null;
+    }
+  | { readonly ok: false; readonly detail: string };
 
 interface KeyShape {
   /** What the RFC 7638 thumbprint hashes: the required members, lexicographic, no whitespace. */
@@ -97,7 +104,7 @@ export async function proofKeyOf(jwk: Record<string, unknown>, alg: JwsAlgorithm
   if (!shape.ok) return shape;
   const cacheKey = `${alg} ${shape.value.canonical}`;
   const cached = imported.get(cacheKey);
-  if (cached !== undefined) return { ok: true, value: cached };
+  if (cached !== undefined) return { ok: true, value: cached, cacheKey: null };
   let key: KeyObject;
   let jkt: string;
   try {
@@ -112,13 +119,12 @@ export async function proofKeyOf(jwk: Record<string, unknown>, alg: JwsAlgorithm
   if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
     return { ok: false, detail: `jwk RSA modulus is under ${MIN_RSA_BITS} bits` };
   }
-  return { ok: true, value: { jkt, key } };
+  return { ok: true, value: { jkt, key }, cacheKey };
 }
 
 /** Remembers a key once a proof made with it verified, so strangers' keys do not evict clients'. */
-export function rememberProofKey(jwk: Record<string, unknown>, alg: JwsAlgorithm, key: ProofKey): void {
-  const shape = keyShape(jwk, alg);
-  if (shape.ok) imported.set(`${alg} ${shape.value.canonical}`, key);
+export function rememberProofKey(cacheKey: string, key: ProofKey): void {
+  imported.set(cacheKey, key);
 }
 
 /** For tests: forget every cached key. */

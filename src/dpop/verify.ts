@@ -132,7 +132,7 @@ export async function verifyDpopProof(input: DpopProofInput): Promise<DpopProofR
   if (!signatureVerifies(alg, proofKey.value.key, signingInput, jws.value.signature)) {
     return invalid('signature', 'the proof signature does not verify with its jwk');
   }
-  rememberProofKey(jwk as Record<string, unknown>, alg, proofKey.value);
+  if (proofKey.cacheKey !== null) rememberProofKey(proofKey.cacheKey, proofKey.value);
 
   // htm: methods are case-sensitive (RFC 9110 §9.1).
   if (typeof claims.htm !== 'string') return invalid('htm', 'htm is missing');
