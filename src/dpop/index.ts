@@ -21,6 +21,7 @@ export {
   MAX_PROOF_BYTES,
   acceptedOrigins,
   accessTokenHash,
+  dpopCheckTrace,
   verifyDpopProof,
   type DpopCheck,
   type DpopProofAccepted,

@@ -116,7 +116,8 @@ export async function proofKeyOf(jwk: Record<string, unknown>, alg: JwsAlgorithm
     return { ok: false, detail: `jwk cannot be imported (${(error as Error)?.message ?? 'unknown error'})` };
   }
   if (key.type !== 'public') return { ok: false, detail: 'jwk is not a public key' };
-  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
+  const rsa = key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss';
+  if (rsa && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
     return { ok: false, detail: `jwk RSA modulus is under ${MIN_RSA_BITS} bits` };
   }
   return { ok: true, value: { jkt, key }, cacheKey };

@@ -66,6 +66,14 @@ export interface DpopProofRejected {
 
 export type DpopProofResult = DpopProofAccepted | DpopProofRejected;
 
+/** Each check with its outcome, for `hopguard explain`: passed up to the failing one, which comes last. */
+export function dpopCheckTrace(result: DpopProofResult): { readonly check: DpopCheck; readonly passed: boolean; readonly detail: string }[] {
+  const failedAt = result.ok ? DPOP_CHECKS.length : DPOP_CHECKS.indexOf(result.check);
+  const trace: { check: DpopCheck; passed: boolean; detail: string }[] = DPOP_CHECKS.slice(0, failedAt).map((check) => ({ check, passed: true, detail: 'ok' }));
+  if (!result.ok) trace.push({ check: result.check, passed: false, detail: result.detail });
+  return trace;
+}
+
 function invalid(check: DpopCheck, detail: string): DpopProofRejected {
   return { ok: false, reason: 'dpop_proof_invalid', check, detail };
 }

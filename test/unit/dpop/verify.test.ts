@@ -211,6 +211,8 @@ describe('each check failing on its own', () => {
     const weak = { alg: 'RS256' as const, privateKey, publicKey, publicJwk: publicKey.export({ format: 'jwk' }), privateJwk: privateKey.export({ format: 'jwk' }), jkt: '' };
     const weakPair = { ...weak, jkt: thumbprintByHand(weak.publicJwk) };
     expectInvalid(await verifyDpopProof(input(handProof(weakPair), weakPair)), 'jwk', /2048/);
+    const pss = { ...weakPair, alg: 'PS256' as const };
+    expectInvalid(await verifyDpopProof(input(handProof(pss), pss, { policy: policy({ algorithms: ['PS256'] }) })), 'jwk', /2048/);
   });
 
   it('signature: signed by another key, tampered claims, an empty signature', async () => {
