@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { JwsAlgorithm } from '../config/schema.js';
-import { decodeJsonObject, parseCompactJws } from '../jwt/compact.js';
+import { OVERSIZE_HEADER_VALUE, decodeJsonObject, parseCompactJws } from '../jwt/compact.js';
 import { normaliseType } from '../jwt/typ.js';
 import { jtiTooLong } from '../replay/key.js';
 import type { DpopPolicy } from './config-schema.js';
@@ -110,6 +110,8 @@ export async function verifyDpopProof(input: DpopProofInput): Promise<DpopProofR
   const one = oneProof(input.proofs);
   if (!one.ok) return one;
   const proof = one.proof;
+  // The transports put this in place of a header value over limits.maxHeaderBytes.
+  if (proof === OVERSIZE_HEADER_VALUE) return invalid('size', 'dpop header over maxHeaderBytes, or too many headers');
   if (proof.length > MAX_PROOF_BYTES || Buffer.byteLength(proof, 'utf8') > MAX_PROOF_BYTES) {
     return invalid('size', `proof over ${MAX_PROOF_BYTES} bytes`);
   }

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
+import { OVERSIZE_HEADER_VALUE } from '../../../src/jwt/compact.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   MAX_PROOF_BYTES,
@@ -133,6 +134,7 @@ describe('each check failing on its own', () => {
     const p = pair();
     const big = handProof(p, { claims: { pad: 'x'.repeat(MAX_PROOF_BYTES) } });
     expectInvalid(await verifyDpopProof(input(big, p)), 'size');
+    expectInvalid(await verifyDpopProof(input(OVERSIZE_HEADER_VALUE, p)), 'size', /maxHeaderBytes/);
   });
 
   it('jws: not three base64url segments, JWE, bad JSON, non-canonical base64url, crit', async () => {
