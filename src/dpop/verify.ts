@@ -74,6 +74,12 @@ export function dpopCheckTrace(result: DpopProofResult): { readonly check: DpopC
   return trace;
 }
 
+/** A value the proof's author chose, fit for a log line: printable ASCII, at most 64 characters. */
+function shown(value: unknown): string {
+  const text = String(value).replace(/[^\x20-\x7e]/g, '?');
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
+}
+
 function invalid(check: DpopCheck, detail: string): DpopProofRejected {
   return { ok: false, reason: 'dpop_proof_invalid', check, detail };
 }
@@ -125,11 +131,11 @@ export async function verifyDpopProof(input: DpopProofInput): Promise<DpopProofR
 
   // typ is a media type (RFC 7515 §4.1.9): case-insensitive, `application/` optional.
   if (typeof header.typ !== 'string' || normaliseType(header.typ) !== 'dpop+jwt') {
-    return invalid('typ', `typ ${header.typ === undefined ? '(absent)' : String(header.typ)} is not dpop+jwt`);
+    return invalid('typ', `typ ${header.typ === undefined ? '(absent)' : shown(header.typ)} is not dpop+jwt`);
   }
   // The policy holds only asymmetric algorithms; none and HS* can never be in it.
   if (!(policy.algorithms as readonly string[]).includes(header.alg)) {
-    return invalid('alg', `alg ${header.alg} is not in ${policy.algorithms.join(', ')}`);
+    return invalid('alg', `alg ${shown(header.alg)} is not in ${policy.algorithms.join(', ')}`);
   }
   const alg = header.alg as JwsAlgorithm;
   const jwk = header.jwk;
@@ -146,16 +152,16 @@ export async function verifyDpopProof(input: DpopProofInput): Promise<DpopProofR
 
   // htm: methods are case-sensitive (RFC 9110 §9.1).
   if (typeof claims.htm !== 'string') return invalid('htm', 'htm is missing');
-  if (claims.htm !== input.method) return invalid('htm', `htm ${claims.htm} is not the request method ${input.method}`);
+  if (claims.htm !== input.method) return invalid('htm', `htm ${shown(claims.htm)} is not the request method ${shown(input.method)}`);
 
   if (typeof claims.htu !== 'string') return invalid('htu', 'htu is missing');
   const htu = normaliseHtu(claims.htu);
   if (!htu.ok) return invalid('htu', htu.detail);
   if (!input.origins.includes(htu.origin)) {
-    return invalid('htu', input.origins.length === 0 ? 'no origin to compare htu with (set dpop.origins)' : `htu origin ${htu.origin} is not ${input.origins.join(' or ')}`);
+    return invalid('htu', input.origins.length === 0 ? 'no origin to compare htu with (set dpop.origins)' : `htu origin ${shown(htu.origin)} is not ${input.origins.join(' or ')}`);
   }
   const requestPath = requestPathForHtu(input.path);
-  if (requestPath === null || htu.path !== requestPath) return invalid('htu', `htu path ${htu.path} is not the request path ${requestPath ?? '(invalid)'}`);
+  if (requestPath === null || htu.path !== requestPath) return invalid('htu', `htu path ${shown(htu.path)} is not the request path ${requestPath === null ? '(invalid)' : shown(requestPath)}`);
 
   const iat = claims.iat;
   if (typeof iat !== 'number' || !Number.isFinite(iat)) return invalid('iat', 'iat is missing or not a number');
