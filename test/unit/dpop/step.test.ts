@@ -81,3 +81,30 @@ describe('extractAuthorization', () => {
     expect(extractAuthorization([OVERSIZE_HEADER_VALUE], 8192, true)).toMatchObject({ ok: false, reason: 'token_too_large' });
   });
 });
+
+describe('nonces across two replicas sharing one secret file', () => {
+  it('a nonce handed out by one replica is accepted by the other', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { dpopSchema, resolveDpop } = await import('../../../src/dpop/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'hopguard-dpop-replicas-'));
+    const secretFile = join(dir, 'nonce.key');
+    writeFileSync(secretFile, 'k'.repeat(64));
+    const raw = dpopSchema.parse({ mode: 'required', nonce: { required: true, secretFile } });
+    const replicaA = resolveDpop(raw, 'workloads[0].dpop');
+    const replicaB = resolveDpop(raw, 'workloads[0].dpop');
+    if (!replicaA.ok || !replicaB.ok) throw new Error('config');
+    const pair = keyPair('ES256');
+
+    const first = await checkDpop(stepInput({ policy: replicaA.value }));
+    if (first.ok || first.nonce === undefined) throw new Error('expected a nonce challenge');
+    const retry = handProof(pair, { claims: { nonce: first.nonce, iat: (NOW_MS + 1_000) / 1000 } });
+    const second = await checkDpop(stepInput({ policy: replicaB.value, proofs: [retry], nowMs: NOW_MS + 1_000 }));
+    expect(second).toMatchObject({ ok: true, mode: 'dpop' });
+
+    const other = resolveDpop(dpopSchema.parse({ mode: 'required', nonce: { required: true, secretFile: (writeFileSync(join(dir, 'other.key'), 'o'.repeat(64)), join(dir, 'other.key')) } }), 'w');
+    if (!other.ok) throw new Error('config');
+    expect(await checkDpop(stepInput({ policy: other.value, proofs: [retry], nowMs: NOW_MS + 1_000 }))).toMatchObject({ ok: false, reason: 'dpop_nonce_required' });
+  });
+});
