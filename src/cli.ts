@@ -88,6 +88,11 @@ async function run(command: Command): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
+  // dpop-proof has flags of its own (src/cli/dpop-proof.ts), so it is dispatched before parseCommand.
+  if (process.argv[2] === 'dpop-proof') {
+    const { runDpopProofCommand } = await import('./cli/dpop-proof.js');
+    process.exit(await runDpopProofCommand(process.argv.slice(3)));
+  }
   let command: Command;
   try {
     command = parseCommand(process.argv.slice(2), process.env);

@@ -36,6 +36,7 @@ const DEFAULT_TYPES: Readonly<Record<TokenProfile, readonly (string | null)[]>> 
   'jwt-svid': [null, 'jwt', 'jose'],
   kubernetes: [null, 'jwt'],
   rfc9068: ['at+jwt'],
+  'txn-token': ['txntoken+jwt'],
 };
 
 /** The base headers plus every header a workload reads a token or proof from. */

@@ -58,7 +58,7 @@ export const issuerSchema = z
     caFile: nonEmpty.optional(),
     tokenFile: nonEmpty.optional(),
     spiffeBundle: z.boolean().optional(),
-    profile: z.enum(['generic', 'jwt-svid', 'kubernetes', 'rfc9068']).optional(),
+    profile: z.enum(['generic', 'jwt-svid', 'kubernetes', 'rfc9068', 'txn-token']).optional(),
     /** The SPIFFE trust domain whose IDs a jwt-svid issuer vouches for (default: the issuer's, if spiffe://). */
     trustDomain: nonEmpty.optional(),
   })

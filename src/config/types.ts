@@ -23,7 +23,7 @@ export interface JwksCacheSettings {
   readonly maxBytes: number;
 }
 
-export type TokenProfile = 'generic' | 'jwt-svid' | 'kubernetes' | 'rfc9068';
+export type TokenProfile = 'generic' | 'jwt-svid' | 'kubernetes' | 'rfc9068' | 'txn-token';
 
 export interface IssuerConfig {
   readonly issuer: string;
@@ -36,7 +36,7 @@ export interface IssuerConfig {
   readonly tokenFile: string | null;
   readonly spiffeBundle: boolean;
   readonly profile: TokenProfile;
-  /** jwt-svid issuers: the trust domain their subjects must belong to. */
+  /** jwt-svid issuers: the trust domain their subjects must belong to; txn-token issuers: the trust domain aud names. */
   readonly trustDomain: string | null;
 }
 

@@ -32,8 +32,16 @@ export interface ProfileInput {
   readonly claims: Readonly<Record<string, unknown>>;
   /** The configured issuer the token was verified against. */
   readonly issuer: string;
-  /** The issuer's SPIFFE trust domain (jwt-svid); derived from `issuer` when that is a spiffe:// URL. */
+  /**
+   * jwt-svid: the issuer's SPIFFE trust domain; derived from `issuer` when that is a spiffe:// URL.
+   * txn-token: the trust domain a Transaction Token's aud must name, compared exactly.
+   */
   readonly trustDomain?: string | undefined;
+  /**
+   * txn-token: the workload's own configured `audiences`, when the user set them; they replace the
+   * trust domain as what aud must name. Leave undefined when the workload only has its default.
+   */
+  readonly expectedAudiences?: readonly string[] | undefined;
 }
 
 /** Checks the profile's rules; null when they hold, else the first failure. Never throws. */
@@ -47,6 +55,8 @@ export function checkProfile(profile: TokenProfile, input: ProfileInput): Profil
       return checkKubernetes(input);
     case 'rfc9068':
       return checkRfc9068(input);
+    case 'txn-token':
+      return checkTxnToken(input);
     default:
       return fail('token_malformed', 'unknown token profile');
   }
@@ -131,6 +141,43 @@ function checkRfc9068(input: ProfileInput): ProfileFailure | null {
   if (!isNonEmptyString(claims.client_id)) return fail('token_malformed', 'an RFC 9068 access token must carry client_id');
   if (!isFiniteNumber(claims.iat)) return fail('token_malformed', 'an RFC 9068 access token must carry a numeric iat');
   if (!isNonEmptyString(claims.jti)) return fail('token_malformed', 'an RFC 9068 access token must carry jti');
+  return null;
+}
+
+/** A txn longer than this is refused: it is an identifier, forwarded in a header, logged and traced. */
+export const MAX_TXN_LENGTH = 256;
+
+/**
+ * Transaction Tokens (draft-ietf-oauth-transaction-tokens §4): typ txntoken+jwt; txn, sub, iat and
+ * exp required; aud is the trust domain, not one workload ("MUST NOT be accepted outside the Trust
+ * Domain identified by aud"), so it is compared with the issuer's trustDomain, or with the
+ * workload's own audiences where the user set them. iss is optional in the draft; scope, req_wl,
+ * tctx and rctx are left to `claims` rules.
+ */
+function checkTxnToken(input: ProfileInput): ProfileFailure | null {
+  const typ = normalisedType(input.header.typ);
+  // The draft's explicit typing keeps access tokens (at+jwt) and ID tokens out of this profile.
+  if (typ !== 'txntoken+jwt') return fail('type_not_allowed', 'a Transaction Token typ must be txntoken+jwt');
+  const { claims } = input;
+  if (!isNonEmptyString(claims.txn)) return fail('token_malformed', 'a Transaction Token must carry txn');
+  if (claims.txn.length > MAX_TXN_LENGTH) return fail('token_malformed', `txn is longer than ${MAX_TXN_LENGTH} characters`);
+  if (!isNonEmptyString(claims.sub)) return fail('token_malformed', 'a Transaction Token must carry sub');
+  if (!isFiniteNumber(claims.iat)) return fail('token_malformed', 'a Transaction Token must carry a numeric iat');
+  if (!isFiniteNumber(claims.exp)) return fail('token_malformed', 'a Transaction Token must carry a numeric exp');
+  const audience = audienceProblem(claims.aud, 'Transaction Token');
+  if (audience !== null) return audience;
+  const expected =
+    input.expectedAudiences !== undefined && input.expectedAudiences.length > 0
+      ? input.expectedAudiences
+      : isNonEmptyString(input.trustDomain)
+        ? [input.trustDomain]
+        : null;
+  // Fail closed: without a trust domain no aud can be judged to be ours.
+  if (expected === null) return fail('token_malformed', 'no trust domain is configured for this Transaction Token issuer');
+  const audiences: readonly unknown[] = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!expected.some((name) => audiences.includes(name))) {
+    return fail('audience_mismatch', `aud does not name the trust domain ${expected.join(' or ')}`);
+  }
   return null;
 }
 
