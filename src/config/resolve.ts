@@ -4,6 +4,7 @@
  */
 import { captureReferences, compileOperations, compilePathPattern, type CompiledPattern } from '../decision/operation-matcher.js';
 import { BASE_DECISION_HEADERS } from '../decision/request-headers.js';
+import { DPOP_OFF, resolveDpop } from '../dpop/config-schema.js';
 import { buildAllowlist, profileTrustDomain } from '../identity/index.js';
 import { DEFAULT_JWKS_CACHE } from '../jwt/keysets/defaults.js';
 import { normaliseType } from '../jwt/typ.js';
@@ -47,6 +48,7 @@ function decisionHeadersFor(workloads: Iterable<WorkloadConfig>): ReadonlySet<st
       if (location.kind === 'header') names.add(location.header);
       if (location.kind === 'cookie') names.add('cookie');
     }
+    if (workload.dpop.mode !== 'off') names.add('dpop');
   }
   return names;
 }
@@ -91,7 +93,7 @@ function resolveIssuer(raw: RawIssuer): IssuerConfig {
     tokenFile: raw.tokenFile ?? null,
     spiffeBundle: raw.spiffeBundle ?? false,
     profile,
-    trustDomain: profile === 'jwt-svid' ? profileTrustDomain(raw.issuer, raw.trustDomain) : null,
+    trustDomain: profile === 'jwt-svid' ? profileTrustDomain(raw.issuer, raw.trustDomain) : profile === 'txn-token' ? (raw.trustDomain ?? null) : null,
   };
 }
 
@@ -185,6 +187,13 @@ function resolveOperations(merged: WorkloadFields, workload: Parameters<typeof r
   };
 }
 
+function dpopOf(merged: WorkloadFields, at: string, errors: ConfigError[]): WorkloadConfig['dpop'] {
+  const resolved = resolveDpop(merged.dpop, at);
+  if (resolved.ok) return resolved.value;
+  errors.push(...resolved.errors);
+  return DPOP_OFF;
+}
+
 function resolveWorkload(
   raw: RawWorkload,
   defaults: WorkloadFields,
@@ -201,6 +210,7 @@ function resolveWorkload(
   return {
     id: raw.id,
     audiences: merged.audiences ?? [raw.id],
+    audiencesConfigured: merged.audiences !== undefined,
     issuers: new Set(merged.issuers ?? allIssuers),
     sources,
     replay,
@@ -215,6 +225,7 @@ function resolveWorkload(
     allowedActors: merged.allowedActors ? buildAllowlist(merged.allowedActors) : null,
     tokens: merged.tokens ? merged.tokens.map(tokenLocationOf) : DEFAULT_TOKEN_LOCATIONS,
     operations: resolveOperations(merged, { claims, sources, replay }, at, errors),
+    dpop: dpopOf(merged, raw.dpop !== undefined ? `${at}.dpop` : 'defaults.dpop', errors),
     forward: {
       claimsToHeaders: Object.entries(forward.claimsToHeaders ?? {}),
       removeToken: forward.removeToken ?? false,
@@ -228,7 +239,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 }
 
 /** Headers hopguard sets itself; a claimsToHeaders entry must not overwrite them. */
-const RESERVED_HEADERS = new Set(['x-hopguard-sub', 'x-hopguard-iss', 'x-hopguard-workload', 'x-hopguard-shadow-reason']);
+const RESERVED_HEADERS = new Set(['x-hopguard-sub', 'x-hopguard-iss', 'x-hopguard-workload', 'x-hopguard-shadow-reason', 'x-hopguard-dpop-jkt', 'x-hopguard-txn']);
 const FORBIDDEN_HEADERS = new Set(['host', 'authorization', 'content-length', 'transfer-encoding', 'connection']);
 
 export function resolveConfig(raw: RawConfig): ResolveResult {
@@ -285,6 +296,9 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
     const fetchUrl = issuer.source.kind === 'uri' ? issuer.source.uri : issuer.issuer;
     if (issuer.tokenFile !== null && fetched && !fetchUrl.startsWith('https://')) {
       errors.push({ path: `issuers[${index}].tokenFile`, message: 'a bearer token is only sent over https' });
+    }
+    if (issuer.profile === 'txn-token' && issuer.trustDomain === null) {
+      errors.push({ path: `issuers[${index}].trustDomain`, message: 'is required for profile txn-token: a Transaction Token names its trust domain in aud' });
     }
     if (issuer.profile === 'jwt-svid' && issuer.trustDomain === null) {
       errors.push({ path: `issuers[${index}].trustDomain`, message: 'is required for profile jwt-svid unless the issuer is a spiffe:// ID' });

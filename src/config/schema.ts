@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { dpopSchema } from '../dpop/config-schema.js';
 
 export const ALLOWED_ALGORITHMS = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
@@ -119,6 +120,7 @@ const workloadFields = {
   tokens: z.array(tokenLocation).min(1).max(16).optional(),
   operations: z.array(operation).min(1).max(1024).optional(),
   unmatched: z.enum(['deny', 'allow']).optional(),
+  dpop: dpopSchema.optional(),
   audiences: z.array(nonEmpty).min(1).optional(),
   issuers: z.array(nonEmpty).min(1).optional(),
   sources: z.array(nonEmpty).optional(),

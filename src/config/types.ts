@@ -4,6 +4,7 @@
  */
 import type { IdentityAllowlist as SourceAllowlist } from '../identity/spiffe.js';
 import type { OperationMatcher } from '../decision/operation-matcher.js';
+import type { DpopPolicy } from '../dpop/config-schema.js';
 import type { JwsAlgorithm } from './schema.js';
 
 export type { JwsAlgorithm };
@@ -87,6 +88,8 @@ export type { SourceAllowlist };
 export interface WorkloadConfig {
   readonly id: string;
   readonly audiences: readonly string[];
+  /** `audiences` was set (not the default `[id]`): a Transaction Token is then judged against them, not its trust domain. */
+  readonly audiencesConfigured: boolean;
   readonly issuers: ReadonlySet<string>;
   readonly sources: SourceAllowlist | null;
   readonly replay: ReplayMode;
@@ -102,6 +105,8 @@ export interface WorkloadConfig {
   readonly tokens: readonly TokenLocation[];
   /** null: no `operations`, the request's method and path take no part (and are not normalised). */
   readonly operations: OperationsPolicy | null;
+  /** DPoP (RFC 9449): `mode: off` unless configured. */
+  readonly dpop: DpopPolicy;
   readonly forward: {
     readonly claimsToHeaders: readonly (readonly [claim: string, header: string])[];
     /** Remove the token from where it was found (header, cookie or query parameter). */

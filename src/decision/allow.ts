@@ -10,6 +10,8 @@ export const HEADER_SUB = 'x-hopguard-sub';
 export const HEADER_ISS = 'x-hopguard-iss';
 export const HEADER_WORKLOAD = 'x-hopguard-workload';
 export const HEADER_SHADOW_REASON = 'x-hopguard-shadow-reason';
+export const HEADER_DPOP_JKT = 'x-hopguard-dpop-jkt';
+export const HEADER_TXN = 'x-hopguard-txn';
 /** Header values longer than this, or with control characters, are not forwarded. */
 const MAX_FORWARDED_VALUE = 4096;
 const NONE: readonly string[] = Object.freeze([]);
@@ -27,7 +29,7 @@ function safeHeaderValue(value: JsonValue | undefined): string | null {
 
 /** Every header hopguard may set: each is either overwritten or removed, so callers cannot smuggle one in. */
 function ownedHeaders(workload: WorkloadConfig): string[] {
-  return [HEADER_SUB, HEADER_ISS, HEADER_WORKLOAD, HEADER_SHADOW_REASON, ...workload.forward.claimsToHeaders.map(([, header]) => header)];
+  return [HEADER_SUB, HEADER_ISS, HEADER_WORKLOAD, HEADER_SHADOW_REASON, HEADER_DPOP_JKT, HEADER_TXN, ...workload.forward.claimsToHeaders.map(([, header]) => header)];
 }
 
 function operationName(state: CheckState): string {
@@ -42,6 +44,12 @@ export function verifiedAllow(state: CheckState): Allow {
     [HEADER_WORKLOAD, workload.id],
   ];
   const headersToRemove: string[] = [HEADER_SHADOW_REASON];
+  // Owned headers are always set or removed, so a caller can never smuggle its own value through.
+  if (state.dpopJkt === '') headersToRemove.push(HEADER_DPOP_JKT);
+  else headersToSet.push([HEADER_DPOP_JKT, state.dpopJkt]);
+  const txn = safeHeaderValue(state.txn);
+  if (txn === null || txn === '') headersToRemove.push(HEADER_TXN);
+  else headersToSet.push([HEADER_TXN, txn]);
   let queryParametersToRemove = NONE;
   for (const [claim, headerName] of workload.forward.claimsToHeaders) {
     const value = safeHeaderValue(claims[claim]);
@@ -71,6 +79,8 @@ export function verifiedAllow(state: CheckState): Allow {
       exp: state.expSeconds,
       workload: workload.id,
       source: state.source,
+      dpopJkt: state.dpopJkt,
+      txn: state.txn,
     },
     headersToSet,
     headersToRemove,
@@ -93,7 +103,7 @@ export function unverifiedAllow(state: CheckState, shadowReason: ReasonCode | nu
     allowed: true,
     workload: workload.id,
     operation: operationName(state),
-    metadata: { iss: '', sub: '', aud: [], jti: '', exp: 0, workload: workload.id, source: state.source },
+    metadata: { iss: '', sub: '', aud: [], jti: '', exp: 0, workload: workload.id, source: state.source, dpopJkt: '', txn: '' },
     headersToSet,
     headersToRemove: ownedHeaders(workload).filter((name) => name !== HEADER_WORKLOAD && (shadowReason === null || name !== HEADER_SHADOW_REASON)),
     queryParametersToRemove: NONE,

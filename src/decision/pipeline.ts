@@ -6,6 +6,7 @@
  */
 import type { HopguardConfig, IssuerConfig } from '../config/types.js';
 import { trustDomainOf } from '../identity/index.js';
+import { dpopDenialHeaders } from '../dpop/index.js';
 import { unverifiedAllow, verifiedAllow } from './allow.js';
 import { STEPS } from './steps/index.js';
 import { ALLOW_PUBLIC, CheckState, Denial, type PipelineEnv, type StepVerdict } from './steps/state.js';
@@ -47,6 +48,15 @@ function svidIssuerLookup(config: HopguardConfig): (subject: string | null) => I
   };
 }
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** A workload that accepts DPoP challenges with DPoP (and Bearer where it accepts both), and hands out nonces. */
+function denialHeadersOf(state: CheckState, denial: Denial): Readonly<Record<string, string>> {
+  if (!state.workloadResolved || state.workload.dpop.mode === 'off') return NO_HEADERS;
+  const presented = state.found === undefined ? null : state.found.scheme === 'dpop' ? 'dpop' : 'bearer';
+  return dpopDenialHeaders(denial.reason, state.workload.id, state.workload.dpop, presented, state.dpopNonce ?? undefined);
+}
+
 function denied(state: CheckState, denial: Denial, internalError: string | null): Decision {
   if (state.workloadResolved && state.workload.mode === 'shadow') return unverifiedAllow(state, denial.reason, internalError);
   return {
@@ -55,6 +65,7 @@ function denied(state: CheckState, denial: Denial, internalError: string | null)
     detail: denial.detail,
     workload: state.workloadResolved ? state.workload.id : '',
     operation: state.operation?.name ?? '',
+    denialHeaders: denialHeadersOf(state, denial),
     steps: state.recorded(),
     audit: state.audit(internalError),
   };

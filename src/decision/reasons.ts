@@ -91,13 +91,15 @@ function quoted(value: string): string {
   return value.replace(/[\\"]/g, '').replace(/[^\x20-\x7e]/g, '');
 }
 
-export function deniedHttpResponse(reason: ReasonCode, realm: string): DeniedHttpResponse {
+/** `overrides` (a DPoP workload's challenge, a fresh `dpop-nonce`) replace the defaults of the reason. */
+export function deniedHttpResponse(reason: ReasonCode, realm: string, overrides: Readonly<Record<string, string>> = {}): DeniedHttpResponse {
   const spec = REASONS[reason];
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (spec.http === 401) {
     headers['www-authenticate'] =
       `Bearer realm="${quoted(realm)}", error="${spec.error}", error_description="${quoted(spec.description)}"`;
   }
+  for (const name in overrides) headers[name] = overrides[name] as string;
   return {
     httpStatus: spec.http,
     grpcCode: grpcCodeFor(reason),

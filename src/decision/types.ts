@@ -99,7 +99,9 @@ export type StepName =
   | 'lifetime'
   | 'audience'
   | 'caller'
+  | 'dpop'
   | 'claims'
+  | 'proof-replay'
   | 'replay'
   | 'internal';
 
@@ -118,6 +120,10 @@ export interface DecisionMetadata {
   readonly exp: number;
   readonly workload: string;
   readonly source: string;
+  /** The DPoP proof key's thumbprint ('' for a bearer token). */
+  readonly dpopJkt: string;
+  /** A Transaction Token's `txn` ('' otherwise). */
+  readonly txn: string;
 }
 
 export interface Allow {
@@ -145,6 +151,11 @@ export interface Deny {
   /** The workload id when known, else '' (used as the www-authenticate realm). */
   readonly workload: string;
   readonly operation: string;
+  /**
+   * Response headers that replace the reason's defaults: a DPoP workload's `www-authenticate`
+   * challenge, and `dpop-nonce` with a fresh nonce. Empty for most denials.
+   */
+  readonly denialHeaders: Readonly<Record<string, string>>;
   readonly steps: readonly StepRecord[];
   readonly audit: AuditFields;
 }
@@ -160,6 +171,10 @@ export interface AuditFields {
   readonly source: string;
   /** The replay store failed and `onStoreError: allow` let the request through. */
   readonly storeError: boolean;
+  /** A Transaction Token's `txn` (verified), '' otherwise: follows one transaction across hops. */
+  readonly txn: string;
+  /** For hopguard_dpop_proofs_total: what became of a DPoP proof, null when none was examined. */
+  readonly dpopOutcome: 'accepted' | 'invalid' | 'nonce_required' | 'replayed' | null;
   /** The stack of an unexpected error inside hopguard (`internal_error`), else null. */
   readonly internalError: string | null;
 }

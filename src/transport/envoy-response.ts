@@ -29,6 +29,8 @@ export function checkResponseFrom(decision: Decision): CheckResponse {
       source: metadata.source,
     };
     if (decision.operation !== '') dynamicMetadata.operation = decision.operation;
+    if (metadata.dpopJkt !== '') dynamicMetadata.dpop_jkt = metadata.dpopJkt;
+    if (metadata.txn !== '') dynamicMetadata.txn = metadata.txn;
     if (decision.shadowReason !== null) dynamicMetadata.shadowReason = decision.shadowReason;
     if (decision.audit.storeError) dynamicMetadata.storeError = true;
     return {
@@ -41,7 +43,7 @@ export function checkResponseFrom(decision: Decision): CheckResponse {
       dynamic_metadata: structFrom(dynamicMetadata),
     };
   }
-  const denied = deniedHttpResponse(decision.reason, decision.workload);
+  const denied = deniedHttpResponse(decision.reason, decision.workload, decision.denialHeaders);
   return {
     // A non-OK status inside a successful RPC is a denial; a failed RPC would be an Envoy error.
     status: { code: denied.grpcCode, message: decision.reason },

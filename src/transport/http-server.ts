@@ -106,7 +106,7 @@ function respond(response: ServerResponse, decision: Decision): void {
     response.writeHead(200, headers).end();
     return;
   }
-  const denied = deniedHttpResponse(decision.reason, decision.workload);
+  const denied = deniedHttpResponse(decision.reason, decision.workload, decision.denialHeaders);
   response.writeHead(denied.httpStatus, { ...denied.headers }).end(denied.body);
 }
 

@@ -2,7 +2,7 @@
 import type { Allow, AuditFields, Deny } from '../../src/decision/types.js';
 import type { ReasonCode } from '../../src/decision/reasons.js';
 
-const AUDIT: AuditFields = { tokenHash: 'h1', iss: 'https://idp.example.com', kid: 'k1', jti: 'j1', sub: 'user-1', source: '', storeError: false, internalError: null };
+const AUDIT: AuditFields = { tokenHash: 'h1', iss: 'https://idp.example.com', kid: 'k1', jti: 'j1', sub: 'user-1', source: '', storeError: false, txn: '', dpopOutcome: null, internalError: null };
 
 export const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 export const FRONTEND = 'spiffe://cluster.local/ns/shop/sa/frontend';
@@ -20,6 +20,8 @@ export function allowDecision(overrides: Partial<Allow> = {}): Allow {
       exp: 1767229200,
       workload: ORDERS,
       source: FRONTEND,
+      dpopJkt: '',
+      txn: '',
     },
     headersToSet: [
       ['x-hopguard-sub', 'user-1'],
@@ -36,5 +38,5 @@ export function allowDecision(overrides: Partial<Allow> = {}): Allow {
 }
 
 export function denyDecision(reason: ReasonCode, workload = ORDERS): Deny {
-  return { allowed: false, reason, detail: 'fixture', workload, operation: '', steps: [], audit: AUDIT };
+  return { allowed: false, reason, detail: 'fixture', workload, operation: '', denialHeaders: {}, steps: [], audit: AUDIT };
 }

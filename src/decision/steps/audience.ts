@@ -16,8 +16,11 @@ export const audienceStep: Step = {
     if (audiences === null) return deny('audience_mismatch', 'aud is missing or not a string array');
     const workload = state.workload;
     if (workload.singleAudience && audiences.length !== 1) return deny('audience_mismatch', `${audiences.length} audiences, exactly one required`);
-    const matched = workload.audiences.find((audience) => audiences.includes(audience));
-    if (matched === undefined) return deny('audience_mismatch', `aud does not name ${workload.audiences.join(' or ')}`);
+    // A Transaction Token's audience is its trust domain, unless the workload names its own audiences.
+    const txnTrustDomain = state.issuer.profile === 'txn-token' && !workload.audiencesConfigured ? state.issuer.trustDomain : null;
+    const expected = txnTrustDomain === null ? workload.audiences : [txnTrustDomain];
+    const matched = expected.find((audience) => audiences.includes(audience));
+    if (matched === undefined) return deny('audience_mismatch', `aud does not name ${expected.join(' or ')}`);
     state.audiences = audiences;
     state.matchedAudience = matched;
     return undefined;

@@ -1,4 +1,5 @@
 /** 9. The caller: allowed sources, subject and certificate binding, delegation. */
+import { splitConfirmation } from '../../dpop/index.js';
 import { bindingSatisfied, checkDelegation, matchesAllowlist, subjectNamesCaller } from '../../identity/index.js';
 import { callerOf } from './caller-identity.js';
 import { deny, type CheckState, type Step, type StepVerdict } from './state.js';
@@ -17,8 +18,10 @@ export const callerStep: Step = {
       return deny('binding_mismatch', `sub ${state.sub} does not name caller ${caller.principal || '(none)'}`);
     }
     if (Object.prototype.hasOwnProperty.call(state.claims, 'cnf')) {
-      const thumbprint = caller.certificateThumbprint();
-      const binding = bindingSatisfied(state.claims.cnf, thumbprint);
+      // With DPoP on, cnf.jkt is the dpop step's; every other member is a certificate condition here.
+      const cnf = workload.dpop.mode === 'off' ? state.claims.cnf : splitConfirmation(state.claims.cnf).rest;
+      const thumbprint = cnf === undefined ? null : caller.certificateThumbprint();
+      const binding = bindingSatisfied(cnf, thumbprint);
       if (binding !== 'match' && binding !== 'not_bound') {
         return deny('binding_mismatch', thumbprint === null ? 'token is certificate-bound, no caller certificate' : 'cnf does not match the caller certificate');
       }

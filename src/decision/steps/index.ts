@@ -6,10 +6,12 @@
 import { audienceStep } from './audience.js';
 import { callerStep } from './caller.js';
 import { claimsStep } from './claims.js';
+import { dpopStep } from './dpop.js';
 import { headerStep } from './header.js';
 import { issuerStep } from './issuer.js';
 import { lifetimeStep } from './lifetime.js';
 import { operationStep } from './operation.js';
+import { proofReplayStep } from './proof-replay.js';
 import { replayStep } from './replay.js';
 import { signatureStep } from './signature.js';
 import type { Step } from './state.js';
@@ -26,6 +28,8 @@ export const STEPS: readonly Step[] = [
   lifetimeStep,
   audienceStep,
   callerStep,
+  dpopStep,
   claimsStep,
+  proofReplayStep,
   replayStep,
 ];

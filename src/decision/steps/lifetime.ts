@@ -11,7 +11,13 @@ export const lifetimeStep: Step = {
     if (!lifetime.ok) return deny(lifetime.reason, lifetime.detail);
     state.expSeconds = lifetime.expSeconds;
     const issuer = state.issuer;
-    const problem = checkProfile(issuer.profile, { header: parsedToken(state).header, claims: state.claims, issuer: issuer.issuer, trustDomain: issuer.trustDomain ?? undefined });
+    const problem = checkProfile(issuer.profile, {
+      header: parsedToken(state).header,
+      claims: state.claims,
+      issuer: issuer.issuer,
+      trustDomain: issuer.trustDomain ?? undefined,
+      expectedAudiences: state.workload.audiencesConfigured ? state.workload.audiences : undefined,
+    });
     if (problem !== null) return deny(problem.reason, `${issuer.profile} profile: ${problem.detail}`);
     return undefined;
   },

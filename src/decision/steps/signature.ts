@@ -15,6 +15,7 @@ function verified(state: CheckState, signature: SignatureOutcome): StepVerdict {
   state.claims = claims;
   state.jti = stringClaim(claims.jti);
   state.sub = stringClaim(claims.sub);
+  if (state.issuer.profile === 'txn-token') state.txn = stringClaim(claims.txn);
   return undefined;
 }
 

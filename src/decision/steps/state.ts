@@ -6,10 +6,11 @@
 import type { ClaimRequirement, IssuerConfig, ReplayMode, SourceAllowlist, WorkloadConfig, OperationPolicy } from '../../config/types.js';
 import type { ParsedCompact } from '../../jwt/compact.js';
 import type { ReasonCode } from '../reasons.js';
-import type { AuditFields, CheckInput, Clock, JwtClaims, ReplayStore, SignatureVerifier, StepName, StepRecord } from '../types.js';
+import type { AuditFields, CheckInput, Clock, JwtClaims, ReplayRecord, ReplayStore, SignatureVerifier, StepName, StepRecord } from '../types.js';
 import type { HopguardConfig } from '../../config/types.js';
 import type { FoundToken } from '../token-locations.js';
 import type { Caller } from './caller-identity.js';
+import type { DpopProofOutcome } from '../../dpop/step.js';
 
 /** A step's verdict: pass (undefined), stop with a denial, or stop with an allow that needs no token (public operation). */
 export class Denial {
@@ -73,6 +74,13 @@ export class CheckState {
   matchedAudience = '';
   caller!: Caller;
 
+  // dpop step: the proof's key thumbprint, its replay record (recorded by the proof-replay step)
+  dpopJkt = '';
+  proofReplay: ReplayRecord | null = null;
+  /** A fresh nonce for a `dpop_nonce_required` denial. */
+  dpopNonce: string | null = null;
+  dpopOutcome: DpopProofOutcome | null = null;
+
   // audit fields: what a log line may say (never the token)
   tokenHash = '';
   iss = '';
@@ -80,6 +88,8 @@ export class CheckState {
   jti = '';
   sub = '';
   source = '';
+  /** The transaction id of a Transaction Token (profile txn-token), '' otherwise. */
+  txn = '';
   storeError = false;
 
   constructor(
@@ -123,6 +133,8 @@ export class CheckState {
       sub: this.sub,
       source: this.source,
       storeError: this.storeError,
+      txn: this.txn,
+      dpopOutcome: this.dpopOutcome,
       internalError,
     };
   }

@@ -9,7 +9,7 @@ import { deny, type CheckState, type PipelineEnv, type Step, type StepVerdict } 
 export const tokenStep: Step = {
   name: 'token',
   run(state: CheckState, env: PipelineEnv): StepVerdict {
-    const extracted = extractToken(state.input, state.workload.tokens, env.config.limits.maxTokenBytes, false);
+    const extracted = extractToken(state.input, state.workload.tokens, env.config.limits.maxTokenBytes, state.workload.dpop.mode !== 'off');
     if (!extracted.ok) return deny(extracted.reason, extracted.detail);
     state.found = extracted.found;
     const shape = env.shapeOf(extracted.found.token);

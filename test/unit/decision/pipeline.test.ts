@@ -327,7 +327,7 @@ describe('allowed responses', () => {
     const { pipeline } = setup();
     const decision = await pipeline.check(input({ token: token(goodClaims()) }));
     expect(decision.steps.map((step) => step.step)).toEqual([
-      'workload', 'operation', 'token', 'issuer', 'header', 'signature', 'lifetime', 'audience', 'caller', 'claims', 'replay',
+      'workload', 'operation', 'token', 'issuer', 'header', 'signature', 'lifetime', 'audience', 'caller', 'dpop', 'claims', 'proof-replay', 'replay',
     ]);
     expect(decision.steps.every((step) => step.passed)).toBe(true);
   });

@@ -3,13 +3,13 @@ import type { Allow, Deny } from '../../../src/decision/types.js';
 import { createDecisionLogger, createLogger } from '../../../src/telemetry/logging.js';
 import { LogSink } from '../../integration/ops/fixture.js';
 
-const audit = { tokenHash: 'abcdEFGH12345678', iss: 'https://idp', kid: 'k1', jti: 'j1', sub: 's1', source: 'spiffe://c/ns/a/sa/b', storeError: false, internalError: null };
-const deny: Deny = { allowed: false, reason: 'expired', detail: 'exp in the past', workload: 'spiffe://c/ns/a/sa/w', operation: '', steps: [], audit };
+const audit = { tokenHash: 'abcdEFGH12345678', iss: 'https://idp', kid: 'k1', jti: 'j1', sub: 's1', source: 'spiffe://c/ns/a/sa/b', storeError: false, txn: '', dpopOutcome: null, internalError: null };
+const deny: Deny = { allowed: false, reason: 'expired', detail: 'exp in the past', workload: 'spiffe://c/ns/a/sa/w', operation: '', denialHeaders: {}, steps: [], audit };
 const allow: Allow = {
   allowed: true,
   workload: 'spiffe://c/ns/a/sa/w',
   operation: '',
-  metadata: { iss: 'https://idp', sub: 's1', aud: [], jti: 'j1', exp: 0, workload: 'spiffe://c/ns/a/sa/w', source: '' },
+  metadata: { iss: 'https://idp', sub: 's1', aud: [], jti: 'j1', exp: 0, workload: 'spiffe://c/ns/a/sa/w', source: '', dpopJkt: '', txn: '' },
   headersToSet: [],
   headersToRemove: [],
   queryParametersToRemove: [],
