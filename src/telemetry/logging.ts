@@ -58,6 +58,8 @@ export function createDecisionLogger(logger: Logger, sampleRate: number, random:
           jti: bounded(audit.jti),
           kid: bounded(audit.kid),
           tokenHash: audit.tokenHash,
+          ...(audit.txn === '' ? {} : { txn: bounded(audit.txn) }),
+          ...(audit.dpopOutcome === null ? {} : { dpop: audit.dpopOutcome }),
           ...(decision.allowed ? {} : { detail: bounded(decision.detail) }),
           ...(audit.storeError ? { storeError: true } : {}),
           ...(requestId === undefined ? {} : { requestId: bounded(requestId) }),

@@ -13,6 +13,7 @@ export const METRIC_CHECK_DURATION = 'hopguard_check_duration_seconds';
 export const METRIC_JWKS_FETCHES = 'hopguard_jwks_fetches_total';
 export const METRIC_JWKS_KEYS = 'hopguard_jwks_keys';
 export const METRIC_REPLAY_REJECTIONS = 'hopguard_replay_rejections_total';
+export const METRIC_DPOP_PROOFS = 'hopguard_dpop_proofs_total';
 export const METRIC_REPLAY_STORE_ERRORS = 'hopguard_replay_store_errors_total';
 export const METRIC_CONFIG_RELOADS = 'hopguard_config_reloads_total';
 
@@ -65,6 +66,7 @@ export function createCheckMetrics(meter: Meter, labels: LabelPolicy, keyStatuse
   });
   const fetches = meter.createCounter(METRIC_JWKS_FETCHES, { description: 'JWKS load attempts, by issuer and outcome' });
   const replayRejections = meter.createCounter(METRIC_REPLAY_REJECTIONS, { description: 'Checks denied as replayed, by workload' });
+  const dpopProofs = meter.createCounter(METRIC_DPOP_PROOFS, { description: 'DPoP proofs examined, by workload and outcome (accepted, invalid, nonce_required, replayed)' });
   const storeErrors = meter.createCounter(METRIC_REPLAY_STORE_ERRORS, { description: 'Replay store calls that failed or timed out' });
   const keys = meter.createObservableGauge(METRIC_JWKS_KEYS, { description: 'Usable keys held per issuer' });
   keys.addCallback((result) => {
@@ -83,6 +85,7 @@ export function createCheckMetrics(meter: Meter, labels: LabelPolicy, keyStatuse
       duration.record(seconds);
       if (!decision.allowed && decision.reason === 'replayed') replayRejections.add(1, { workload });
       if (decision.audit.storeError) storeErrors.add(1);
+      if (decision.audit.dpopOutcome !== null) dpopProofs.add(1, { workload, outcome: decision.audit.dpopOutcome });
     },
     recordJwksFetch(issuer, outcome) {
       fetches.add(1, {

@@ -91,5 +91,7 @@ function annotate(span: Span, decision: Decision): void {
     'hopguard.issuer': decision.audit.iss.slice(0, 256),
     'hopguard.kid': decision.audit.kid.slice(0, 128),
   });
+  // A Transaction Token's txn (verified, at most 256 characters) follows one transaction across hops.
+  if (decision.audit.txn !== '') span.setAttribute('hopguard.txn', decision.audit.txn);
   if (!decision.allowed) span.setStatus({ code: SpanStatusCode.UNSET, message: decision.reason });
 }
