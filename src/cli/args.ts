@@ -8,11 +8,13 @@ export class UsageError extends Error {
 export const USAGE = `usage:
   hopguard serve [--config FILE]            run the server (HOPGUARD_CONFIG works too; no config: the demo)
   hopguard validate --config FILE           check a config; exit 0 when valid, else 1 with one line per error
-  hopguard explain --config FILE --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]...
+  hopguard explain --config FILE --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]... [--dpop PROOF]
                                             run the decision offline and print each step; exit 0 allow, 1 deny
-  hopguard check --server HOST:PORT --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]...
+  hopguard check --server HOST:PORT --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]... [--dpop PROOF]
                                             send one CheckRequest as Envoy would; exit 0 allow, 1 deny, 2 error
-  (--method defaults to GET, --path to /)`;
+  hopguard dpop-proof --key FILE --url URL [--method M] [--token T] [--nonce N]
+                                            print a DPoP proof (--new-key FILE makes a key, --key FILE --jkt prints its thumbprint)
+  (--method defaults to GET, --path to /; with --dpop the token is sent as authorization: DPoP)`;
 
 const OPTIONS = {
   config: { type: 'string' },
@@ -24,6 +26,7 @@ const OPTIONS = {
   method: { type: 'string' },
   path: { type: 'string' },
   host: { type: 'string' },
+  dpop: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -33,6 +36,8 @@ export interface RequestSpec {
   readonly path: string;
   readonly host: string;
   readonly headers: readonly (readonly [string, string])[];
+  /** A DPoP proof: sent as the `dpop` header, with the token as `authorization: DPoP`. */
+  readonly dpop: string | null;
 }
 
 export type Command =
@@ -60,12 +65,13 @@ function headerPair(text: string): readonly [string, string] {
   return [text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim()];
 }
 
-function requestSpec(values: { method?: string | undefined; path?: string | undefined; host?: string | undefined; header?: string[] | undefined }): RequestSpec {
+function requestSpec(values: { method?: string | undefined; path?: string | undefined; host?: string | undefined; header?: string[] | undefined; dpop?: string | undefined }): RequestSpec {
   return {
     method: values.method ?? 'GET',
     path: values.path ?? '/',
     host: values.host ?? '',
     headers: (values.header ?? []).map(headerPair),
+    dpop: values.dpop ?? null,
   };
 }
 

@@ -12,6 +12,7 @@ export interface CheckRequestSpec {
   readonly method?: string;
   readonly path?: string;
   readonly host?: string;
+  readonly dpop?: string | null;
   readonly timeoutMs?: number;
 }
 
@@ -84,7 +85,9 @@ export async function sendCheck(spec: CheckRequestSpec): Promise<CheckSummary> {
   };
   const client = new loaded.envoy.service.auth.v3.Authorization(spec.server, grpc.credentials.createInsecure());
   // Repeated --header names are joined with a comma, as Envoy joins repeated headers.
-  const joined = new Map<string, string>([['authorization', `Bearer ${spec.token}`]]);
+  const dpop = spec.dpop ?? null;
+  const joined = new Map<string, string>([['authorization', `${dpop === null ? 'Bearer' : 'DPoP'} ${spec.token}`]]);
+  if (dpop !== null) joined.set('dpop', dpop);
   for (const [name, value] of spec.headers) {
     const previous = joined.get(name);
     joined.set(name, previous === undefined || name === 'authorization' ? value : `${previous},${value}`);

@@ -14,7 +14,16 @@ const systemClock: Clock = { nowMs: () => Date.now() };
 
 export async function explainDecision(
   config: HopguardConfig,
-  request: { token: string; workload: string; source: string; method?: string; path?: string; host?: string; headers?: readonly (readonly [string, string])[] },
+  request: {
+    token: string;
+    workload: string;
+    source: string;
+    method?: string;
+    path?: string;
+    host?: string;
+    headers?: readonly (readonly [string, string])[];
+    dpop?: string | null;
+  },
 ): Promise<Decision> {
   const keySets = createKeySetRegistry(config.issuers.values(), { clock: systemClock });
   await keySets.start();
@@ -27,14 +36,16 @@ export async function explainDecision(
       clock: systemClock,
       recordSteps: true,
     });
-    const headers = new Map<string, string[]>([['authorization', [`Bearer ${request.token}`]]]);
+    const dpop = request.dpop ?? null;
+    const headers = new Map<string, string[]>([['authorization', [`${dpop === null ? 'Bearer' : 'DPoP'} ${request.token}`]]]);
+    if (dpop !== null) headers.set('dpop', [dpop]);
     for (const [name, value] of request.headers ?? []) {
       const values = headers.get(name);
       if (values === undefined || name === 'authorization') headers.set(name, [value]);
       else values.push(value);
     }
     const input: CheckInput = {
-      request: { method: request.method ?? 'GET', path: request.path ?? '/', host: request.host ?? '', scheme: 'https' },
+      request: { method: request.method ?? 'GET', path: request.path ?? '/', host: request.host || 'localhost', scheme: 'https' },
       headers,
       contextExtensions: { 'hopguard.workload': request.workload },
       destinationPrincipal: request.workload,

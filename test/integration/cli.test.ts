@@ -216,6 +216,25 @@ describe('the embedded demo (npm start)', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ allowed: false, reason: 'audience_mismatch', httpStatus: 401 });
   });
 
+  it('prints a DPoP check whose proof is made by hopguard dpop-proof, allowed as printed, twice (a fresh proof each run)', async () => {
+    const command = printedCommand('DPoP \\(RFC 9449\\)');
+    expect(command).toContain('--dpop "$(node ');
+    for (let run_ = 0; run_ < 2; run_ += 1) {
+      const result = await run([command], { shell: true });
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ allowed: true });
+      expect(JSON.parse(result.stdout).headers['x-hopguard-dpop-jkt']).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    }
+  });
+
+  it('prints the DPoP token sent as Bearer, denied dpop_required with a DPoP challenge', async () => {
+    const result = await run([printedCommand('And the same token sent as Bearer')], { shell: true });
+    expect(result.code).toBe(1);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({ allowed: false, reason: 'dpop_required', httpStatus: 401 });
+    expect(summary.headers['www-authenticate']).toMatch(/^DPoP realm="spiffe:\/\/demo.local\/ns\/default\/sa\/payments", algs="ES256 EdDSA PS256 RS256", error="invalid_token"/);
+  });
+
   it('drains and exits 0 on SIGTERM', async () => {
     const exited = new Promise<number | null>((done) => demo.once('exit', (code) => done(code)));
     demo.kill('SIGTERM');

@@ -5,6 +5,7 @@
  * recorded by the proof-replay step, last, so that an invalid proof burns nothing.
  */
 import { checkDpop, dpopGate } from '../../dpop/index.js';
+import { DPOP_CHECKS } from '../../dpop/verify.js';
 import { normalisePath } from '../path.js';
 import { deny, type CheckState, type Step, type StepVerdict } from './state.js';
 
@@ -55,6 +56,7 @@ export const dpopStep: Step = {
   },
   describe(state) {
     if (state.workload.dpop.mode === 'off') return 'off';
-    return state.dpopJkt === '' ? `bearer token accepted (mode ${state.workload.dpop.mode})` : `proof verified, key ${state.dpopJkt}`;
+    if (state.dpopJkt === '') return `bearer token accepted (mode ${state.workload.dpop.mode})`;
+    return `proof of key ${state.dpopJkt}: ${DPOP_CHECKS.filter((check) => check !== 'nonce' || state.workload.dpop.nonce.required).join(', ')} pass`;
   },
 };
