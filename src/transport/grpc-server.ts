@@ -32,7 +32,7 @@ export interface RunningGrpcServer {
 }
 
 /** hopguard reads headers only; a 1 MiB request is already far beyond any real CheckRequest. */
-const MAX_RECEIVE_BYTES = 1024 * 1024;
+export const MAX_RECEIVE_BYTES = 1024 * 1024;
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const protos = hopguardProtos();
@@ -65,7 +65,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       .check(input)
       .then(
         (decision) => finish(decision, input),
-        () => finish(edgeDenial('token_malformed', 'internal error while checking'), input),
+        // An unexpected error is hopguard's, never the token's (SPEC: Errors inside hopguard).
+        () => finish(edgeDenial('internal_error', 'internal error while checking'), input),
       )
       .catch(() => callback({ code: grpc.status.INTERNAL, details: 'hopguard could not encode its answer' }));
   };
