@@ -50,9 +50,13 @@ export interface NativeGrpcServerOptions extends GrpcServerOptions {
   readonly idleTimeoutMs?: number;
   /** A call's request message must have arrived in full within this (default 10 s). */
   readonly receiveTimeoutMs?: number;
-  /** Each connection is PINGed this often (default 2 min) ... */
+  /**
+   * Each connection is PINGed this often (default 30 s) ... A peer that died, or a connection
+   * nghttp2 already gave up on (it GOAWAYs a protocol error, but node keeps the socket), is
+   * found this way.
+   */
   readonly keepaliveTimeMs?: number;
-  /** ... and dropped when the PING is not answered within this (default 20 s). */
+  /** ... and dropped when the PING is not answered within this (default 10 s). */
   readonly keepaliveTimeoutMs?: number;
   /** Bytes held, across all calls, for request messages that arrive in several pieces (default 64 MiB). */
   readonly maxBufferedBytes?: number;
@@ -510,8 +514,8 @@ class NativeServer {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024 * 1024;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
-    this.keepaliveTimeMs = options.keepaliveTimeMs ?? 120_000;
-    this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 20_000;
+    this.keepaliveTimeMs = options.keepaliveTimeMs ?? 30_000;
+    this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
     this.http = http2.createServer({
       settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? 1000, maxHeaderListSize: 64 * 1024 },
       // nghttp2's own bounds on a misbehaving peer (the defaults, stated): 10 MB of session
