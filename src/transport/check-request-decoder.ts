@@ -19,7 +19,7 @@
  * headers = 3; path = 4; host = 5; scheme = 6; header_map = 13 }; HeaderMap { headers = 1 };
  * HeaderValue { key = 1; value = 2; raw_value = 3 }; map entries { key = 1; value = 2 }.
  */
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { BASE_DECISION_HEADERS } from '../decision/request-headers.js';
 import type { CheckInput } from '../decision/types.js';
 import { HeaderCollector, requestAttributesFrom, type RequestLimits } from './envoy-request.js';
@@ -69,17 +69,58 @@ function keeps(name: string, names: ReadonlySet<string>): boolean {
   return name.length <= MAX_HEADER_NAME_UNITS && names.has(name.toLowerCase());
 }
 
-/** Reads a header name only when it can be kept; otherwise skips its bytes and returns null. */
+/** The kept names that are ASCII, as bytes, by length: most header names are matched without a string. */
+type NamesByLength = ReadonlyMap<number, readonly Uint8Array[]>;
+const asciiNames = new WeakMap<ReadonlySet<string>, NamesByLength>();
+
+function asciiNamesOf(names: ReadonlySet<string>): NamesByLength {
+  let byLength = asciiNames.get(names);
+  if (byLength !== undefined) return byLength;
+  const built = new Map<number, Uint8Array[]>();
+  for (const name of names) {
+    // Only a lower-case ASCII entry can equal the lower-cased form of an ASCII header name.
+    if (!/^[\x00-\x7f]*$/.test(name) || name !== name.toLowerCase() || name.length > MAX_HEADER_NAME_UNITS) continue;
+    const list = built.get(name.length) ?? [];
+    list.push(Buffer.from(name, 'latin1'));
+    built.set(name.length, list);
+  }
+  byLength = built;
+  asciiNames.set(names, byLength);
+  return byLength;
+}
+
+/**
+ * Reads a header name only when HeaderCollector would keep it; otherwise skips its bytes and
+ * returns null. An ASCII name (the rule) is compared byte by byte, case-folding A-Z as
+ * toLowerCase does; any other name is decoded and looked up as HeaderCollector does (a
+ * non-ASCII name can lower-case to an ASCII one: KELVIN SIGN to k).
+ */
 function headerName(end: number, names: ReadonlySet<string>): string | null {
   const stop = reader.lengthEnd(end);
-  if (stop - reader.position > MAX_HEADER_NAME_UNITS * 3) {
-    reader.position = stop;
-    return null;
-  }
   const start = reader.position;
   reader.position = stop;
-  const name = start === stop ? '' : reader.buffer.toString('utf8', start, stop);
-  return keeps(name, names) ? name : null;
+  const length = stop - start;
+  if (length > MAX_HEADER_NAME_UNITS * 3) return null;
+  const buffer = reader.buffer;
+  for (let i = start; i < stop; i++) {
+    if ((buffer[i] as number) >= 0x80) {
+      const name = buffer.utf8Slice(start, stop);
+      return keeps(name, names) ? name : null;
+    }
+  }
+  const candidates = asciiNamesOf(names).get(length);
+  if (candidates === undefined) return null;
+  for (const candidate of candidates) {
+    let at = 0;
+    while (at < length) {
+      let byte = buffer[start + at] as number;
+      if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20;
+      if (byte !== candidate[at]) break;
+      at++;
+    }
+    if (at === length) return buffer.latin1Slice(start, stop);
+  }
+  return null;
 }
 
 // map<string, string> entry { key = 1; value = 2 }: absent members are ''.
@@ -134,7 +175,7 @@ function readJoinedHeader(end: number, names: ReadonlySet<string>, into: HttpFie
   }
   // An entry without a key has the key '', which no config keeps.
   if (!keyKept && !keeps('', names)) return;
-  const value = valueStart < valueEnd ? reader.buffer.toString('utf8', valueStart, valueEnd) : '';
+  const value = valueStart < valueEnd ? reader.buffer.utf8Slice(valueStart, valueEnd) : '';
   (into.joined ??= []).push([key, value]);
 }
 
@@ -174,7 +215,7 @@ function readHeaderLine(end: number, names: ReadonlySet<string>, lines: HeaderLi
   if (!keySeen || key === null) return;
   let value: string | Uint8Array;
   if (rawStart >= 0 && (rawEnd > rawStart || valueStart < 0)) value = reader.buffer.subarray(rawStart, rawEnd);
-  else if (valueStart >= 0) value = valueStart < valueEnd ? reader.buffer.toString('utf8', valueStart, valueEnd) : '';
+  else if (valueStart >= 0) value = valueStart < valueEnd ? reader.buffer.utf8Slice(valueStart, valueEnd) : '';
   else value = '';
   lines.push({ key, value });
 }
@@ -293,6 +334,32 @@ function readAttributes(end: number, names: ReadonlySet<string>): AttributeField
   return attributes;
 }
 
+/** Whether `key` is an array index, which a JavaScript object lists first, in numeric order. */
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 && /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 2 ** 32 - 1;
+}
+
+/**
+ * The joined `headers` map in the order protobufjs's object gives it: a repeated key keeps its
+ * first place and its last value, and array-index keys come first. Entries that need neither
+ * (the rule) are added as they came.
+ */
+function addJoined(collector: HeaderCollector, joined: readonly [string, string][]): void {
+  let plain = true;
+  for (let i = 0; i < joined.length && plain; i++) {
+    const name = (joined[i] as [string, string])[0];
+    if (isArrayIndex(name)) plain = false;
+    for (let j = 0; j < i && plain; j++) if ((joined[j] as [string, string])[0] === name) plain = false;
+  }
+  if (plain) {
+    for (const [name, value] of joined) collector.add(name, value);
+    return;
+  }
+  const object = Object.fromEntries(joined);
+  for (const name of Object.keys(object)) collector.add(name, object[name]);
+}
+
 const NO_ATTRIBUTES: AttributeFields = { source: null, destination: null, http: undefined, extensions: null };
 
 /**
@@ -322,11 +389,7 @@ export function decodeCheckRequest(bytes: Buffer, limits: RequestLimits): CheckI
   const { http } = attributes;
   const collector = new HeaderCollector(limits);
   if (http != null) {
-    if (http.joined !== null) {
-      // The map as protobufjs builds it: later duplicates overwrite, integer-like keys first.
-      const joined = Object.fromEntries(http.joined);
-      for (const name of Object.keys(joined)) collector.add(name, joined[name]);
-    }
+    if (http.joined !== null) addJoined(collector, http.joined);
     if (http.lines !== null) for (const line of http.lines) collector.add(line.key, line.value);
   }
   return {
