@@ -14,7 +14,7 @@ import { createCachingSignatureVerifier } from './jwt/signature-cache.js';
 import { createReplayStore } from './replay/index.js';
 import { createCheckTelemetry, createLogger, createMetricRegistry, type MetricRegistry } from './telemetry/index.js';
 import { startAdminServer, type ReadinessReport, type RunningAdminServer } from './transport/admin-server.js';
-import { startGrpcServer } from './transport/grpc-server.js';
+import { startGrpcTransport } from './transport/grpc-transport.js';
 import { HealthState } from './transport/health.js';
 import { startHttpServer, type RunningHttpServer } from './transport/http-server.js';
 import { edgeDenial } from './transport/overload.js';
@@ -114,7 +114,7 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
     return { ready: !draining && keys.settled, detail: { draining, issuers: keys.issuers } };
   };
 
-  const grpcServer = await startGrpcServer({ address: initial.listen.grpc, check, limits, health, onDecision: decided('grpc') });
+  const grpcServer = await startGrpcTransport(initial.listen.transport, { address: initial.listen.grpc, check, limits, health, onDecision: decided('grpc') });
   let httpServer: RunningHttpServer | null = null;
   let adminServer: RunningAdminServer | null = null;
   try {
@@ -131,7 +131,7 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
       adminServer = await startAdminServer({ address: initial.listen.admin, scrape: metrics.handleScrape, readiness });
     }
   } catch (error) {
-    grpcServer.server.forceShutdown();
+    await grpcServer.close(0);
     await httpServer?.close(0);
     keySets.close();
     await replay.close();

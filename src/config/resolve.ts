@@ -331,6 +331,7 @@ export function resolveConfig(raw: RawConfig): ResolveResult {
         grpc: raw.listen?.grpc ?? DEFAULT_LISTEN_GRPC,
         http: raw.listen?.http ?? null,
         admin: raw.listen?.admin ?? null,
+        transport: raw.listen?.transport ?? 'native',
       },
       issuers,
       workloads,

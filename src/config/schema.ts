@@ -172,7 +172,13 @@ export const replaySchema = z
 export const configSchema = z
   .object({
     listen: z
-      .object({ grpc: hostPort.optional(), http: hostPort.optional(), admin: hostPort.optional() })
+      .object({
+        grpc: hostPort.optional(),
+        http: hostPort.optional(),
+        admin: hostPort.optional(),
+        // native: node:http2 (default); grpc-js: @grpc/grpc-js, the fallback.
+        transport: z.enum(['native', 'grpc-js']).optional(),
+      })
       .strict()
       .optional(),
     issuers: z.array(issuerSchema).min(1, 'at least one issuer is required'),

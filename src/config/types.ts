@@ -146,8 +146,11 @@ export interface Limits {
   readonly decisionHeaders: ReadonlySet<string>;
 }
 
+/** The gRPC server implementation: node:http2 by hand (default) or @grpc/grpc-js. */
+export type GrpcTransport = 'native' | 'grpc-js';
+
 export interface HopguardConfig {
-  readonly listen: { readonly grpc: string; readonly http: string | null; readonly admin: string | null };
+  readonly listen: { readonly grpc: string; readonly http: string | null; readonly admin: string | null; readonly transport: GrpcTransport };
   readonly issuers: ReadonlyMap<string, IssuerConfig>;
   readonly workloads: ReadonlyMap<string, WorkloadConfig>;
   readonly replay: ReplaySettings;

@@ -130,6 +130,15 @@ class Writer {
     this.buffer.copy(bytes, 0, 0, this.position);
     return bytes;
   }
+
+  /** The bytes behind a gRPC length prefix (uncompressed), in one allocation. */
+  finishFramed(): Buffer {
+    const bytes = Buffer.allocUnsafe(this.position + 5);
+    bytes[0] = 0;
+    bytes.writeUInt32BE(this.position, 1);
+    this.buffer.copy(bytes, 5, 0, this.position);
+    return bytes;
+  }
 }
 
 const WIRE_VARINT = 0;
@@ -254,6 +263,15 @@ const scratch = new Writer();
 
 /** CheckResponse { Status status = 1; denied_response = 2; ok_response = 3; Struct dynamic_metadata = 4; error_response = 5 } */
 export function encodeCheckResponse(response: CheckResponse): Buffer {
+  return writeCheckResponse(response).finish();
+}
+
+/** The same bytes as encodeCheckResponse, as one gRPC message: compressed flag 0, length, message. */
+export function encodeCheckResponseFrame(response: CheckResponse): Buffer {
+  return writeCheckResponse(response).finishFramed();
+}
+
+function writeCheckResponse(response: CheckResponse): Writer {
   const writer = scratch.reset();
   if (response.status != null) {
     // google.rpc.Status { int32 code = 1; string message = 2 }
@@ -270,5 +288,5 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
     writer.ldelim(start);
   }
   if (response.error_response != null) writeDenied(writer, 5, response.error_response);
-  return writer.finish();
+  return writer;
 }

@@ -52,8 +52,8 @@ function stringAt(value: UnknownRecord | undefined, key: string): string {
   return typeof child === 'string' ? child : '';
 }
 
-/** Collects kept header values under the two limits. */
-class HeaderCollector {
+/** Collects kept header values under the two limits (shared with check-request-decoder.ts). */
+export class HeaderCollector {
   readonly headers = new Map<string, string[]>();
   private kept = 0;
   private overflowed = false;

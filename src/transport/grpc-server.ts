@@ -32,7 +32,7 @@ export interface RunningGrpcServer {
 }
 
 /** hopguard reads headers only; a 1 MiB request is already far beyond any real CheckRequest. */
-const MAX_RECEIVE_BYTES = 1024 * 1024;
+export const MAX_RECEIVE_BYTES = 1024 * 1024;
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const protos = hopguardProtos();
@@ -65,6 +65,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       .check(input)
       .then(
         (decision) => finish(decision, input),
+        // An unexpected error is hopguard's, never the token's (SPEC: Errors inside hopguard).
         (error: unknown) => finish(internalErrorDenial(error), input),
       )
       .catch(() => callback({ code: grpc.status.INTERNAL, details: 'hopguard could not encode its answer' }));

@@ -1,15 +1,13 @@
 /**
- * A real grpc-js server built from hopguard's protos and the Envoy mapping, called by a client
+ * hopguard's gRPC server, on each transport (native node:http2 and grpc-js), called by a client
  * built only from Envoy's official protos: the service path, request decoding and response
  * encoding all line up over HTTP/2 on loopback.
  */
-import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckInput, Decision } from '../../src/decision/types.js';
-import { checkInputFrom } from '../../src/transport/envoy-request.js';
-import { checkResponseFrom } from '../../src/transport/envoy-response.js';
 import { CHECK_METHOD_PATH, hopguardProtos } from '../../src/transport/proto.js';
 import { createEnvoyClient, envoyCheckRequest, envoyProtos, readCheckResponse, type EnvoyClient } from '../helpers/envoy-client.js';
+import { GRPC_TRANSPORTS, startTestGrpcServer, type TestGrpcServer } from '../helpers/grpc-transports.js';
 import { allowDecision, denyDecision, FRONTEND, ORDERS } from './decisions.js';
 
 const LIMITS = { maxHeaders: 100, maxHeaderBytes: 16 * 1024 };
@@ -22,29 +20,25 @@ function trivialDecision(input: CheckInput): Decision {
   return denyDecision('token_missing', workload);
 }
 
-describe('Authorization service over gRPC, called with Envoy official protos', () => {
+describe.each(GRPC_TRANSPORTS)('Authorization service over gRPC (%s transport), called with Envoy official protos', (transport) => {
   const seen: CheckInput[] = [];
-  let server: grpc.Server;
+  let server: TestGrpcServer;
   let client: EnvoyClient;
 
   beforeAll(async () => {
-    server = new grpc.Server();
-    server.addService(hopguardProtos().authorizationService, {
-      Check(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
-        const input = checkInputFrom(call.request, LIMITS);
+    server = await startTestGrpcServer(transport, {
+      limits: LIMITS,
+      check: async (input) => {
         seen.push(input);
-        callback(null, checkResponseFrom(trivialDecision(input)));
+        return trivialDecision(input);
       },
     });
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort)));
-    });
-    client = createEnvoyClient(`127.0.0.1:${port}`);
+    client = createEnvoyClient(server.address);
   });
 
   afterAll(async () => {
     client?.close();
-    await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
+    await server?.close();
   });
 
   it('serves the path Envoy calls', () => {

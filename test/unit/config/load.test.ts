@@ -11,11 +11,18 @@ function errorsOf(document: unknown): string[] {
 }
 
 describe('config loading', () => {
+  it('takes listen.transport: native (default) or grpc-js, nothing else', () => {
+    const fallback = loadConfigObject({ listen: { transport: 'grpc-js' }, issuers: [ISSUER], workloads: [WORKLOAD] });
+    expect(fallback.ok && fallback.config.listen.transport).toBe('grpc-js');
+    const wrong = loadConfigObject({ listen: { transport: 'h3' }, issuers: [ISSUER], workloads: [WORKLOAD] });
+    expect(wrong.ok ? [] : wrong.errors.join('\n')).toMatch(/^listen\.transport: /m);
+  });
+
   it('applies defaults: listen, audiences, issuers, replay, skew, limits', () => {
     const result = loadConfigObject({ issuers: [ISSUER], workloads: [WORKLOAD] });
     if (!result.ok) throw new Error(result.errors.join('\n'));
     const { config } = result;
-    expect(config.listen).toEqual({ grpc: '0.0.0.0:9191', http: null, admin: null });
+    expect(config.listen).toEqual({ grpc: '0.0.0.0:9191', http: null, admin: null, transport: 'native' });
     const workload = config.workloads.get(WORKLOAD.id)!;
     expect(workload.audiences).toEqual([WORKLOAD.id]);
     expect([...workload.issuers]).toEqual([ISSUER.issuer]);
