@@ -160,7 +160,7 @@ describe('HTTP ext_authz mode answers exactly as gRPC', () => {
   it('sets upstream headers on an allow and lists the ones Envoy must remove', async () => {
     const answer = await viaHttp(CASES[0] as Case, [bearer(await idp.mint({ tenant: 'acme', sub: 'svc-a' }))]);
     expect(answer.headers).toMatchObject({ 'x-hopguard-sub': 'svc-a', 'x-hopguard-iss': idp.issuer, 'x-hopguard-workload': ORDERS, 'x-tenant': 'acme' });
-    expect(answer.headersToRemove).toEqual(['authorization', 'x-hopguard-shadow-reason']);
+    expect(answer.headersToRemove).toEqual(['authorization', 'x-hopguard-dpop-jkt', 'x-hopguard-shadow-reason', 'x-hopguard-txn']);
   });
 
   it('denies with www-authenticate, content-type and the JSON body', async () => {
