@@ -350,7 +350,7 @@ export function baseConfig({ grpcPort, adminPort, issuers, replay = { store: 'me
       { id: W_OFF, sources: ['spiffe://chaos.local/ns/shop/*'], replay: 'off' },
     ],
     replay,
-    logging: { level: 'warn' },
+    logging: { level: process.env.CHAOS_LOG_LEVEL ?? 'warn' },
     ...extra,
   };
 }
@@ -463,14 +463,16 @@ export function startLoad({ clients, kinds, rate, durationMs, deadlineMs = 2000,
     },
   });
   const tickMs = 10;
-  let credit = 0;
+  let issued = 0;
   let picks = 0;
   const started = Date.now();
   const timer = setInterval(() => {
-    if (stopped || Date.now() - started >= durationMs) return stop();
-    credit += (rate * tickMs) / 1000;
-    while (credit >= 1) {
-      credit -= 1;
+    const elapsed = Date.now() - started;
+    if (stopped || elapsed >= durationMs) return stop();
+    // Jobs due by now (a late timer tick catches up, so the rate holds on a busy machine).
+    const due = Math.floor((rate * elapsed) / 1000) - issued;
+    for (let n = 0; n < due; n += 1) {
+      issued += 1;
       if (inFlight >= maxInFlight) {
         skipped += 1;
         continue;
@@ -522,6 +524,7 @@ export function judge(records, { windows = [], knownReplayWindow = () => false }
     maxLatencyMs: 0,
     reasons: {},
     errors: {},
+    errorSamples: [],
   };
   const onceAllowed = new Map();
   const onceTrouble = new Map();
@@ -533,6 +536,7 @@ export function judge(records, { windows = [], knownReplayWindow = () => false }
     if (record.error !== undefined) {
       result.unanswered += 1;
       result.errors[record.error] = (result.errors[record.error] ?? 0) + 1;
+      if (result.errorSamples.length < 5) result.errorSamples.push({ kind: record.kind, sent: record.sent, answered: record.answered, code: record.error, details: record.details });
       bad = `grpc error ${record.error} ${record.details ?? ''}`;
       if (record.expect?.once) onceTrouble.set(record.expect.once, true);
     } else {

@@ -16,6 +16,7 @@
  * Exits 1 when any invariant fails, 2 on a usage error.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { killAll, ROOT } from './lib.mjs';
 import { Env, SCENARIOS } from './scenarios.mjs';
@@ -70,6 +71,7 @@ const started = Date.now();
 for (const scenario of selected) {
   const env = new Env(scenario.name);
   const began = Date.now();
+  const loadBefore = loadavg()[0];
   console.error(`chaos: ${scenario.name}: ${scenario.describe}`);
   let result = {};
   try {
@@ -96,6 +98,9 @@ for (const scenario of selected) {
     failures: env.failures,
     figures: env.figures,
     seconds: Math.round((Date.now() - began) / 100) / 10,
+    // The machine's 1-minute load average around the scenario: on a shared machine, figures
+    // taken at a load far above the core count are the machine's, not hopguard's.
+    load: [loadBefore, loadavg()[0]].map((l) => Math.round(l * 10) / 10),
   };
   rows.push(row);
   console.error(`chaos: ${scenario.name}: ${row.pass ? 'PASS' : 'FAIL'} in ${row.seconds} s`);
@@ -104,7 +109,7 @@ for (const scenario of selected) {
 }
 const totalSeconds = Math.round((Date.now() - started) / 1000);
 
-const header = ['scenario', 'checks', 'false allows', 'unanswered (outside window)', 'recovery / limit', 'peak RSS', 'time', 'result'];
+const header = ['scenario', 'checks', 'false allows', 'unanswered (outside window)', 'recovery / limit', 'peak RSS', 'time', 'load', 'result'];
 const lines = rows.map((r) => [
   r.scenario,
   String(r.checks),
@@ -113,6 +118,7 @@ const lines = rows.map((r) => [
   r.recoveryMs === null && r.recoveryLimitMs === null ? '-' : `${r.recoveryLabel === 'exit' ? 'exit ' : ''}${fmtMs(r.recoveryMs)}${r.recoveryLimitMs ? ` / ${fmtMs(r.recoveryLimitMs)}` : ''}`,
   r.rssMiB === null ? '-' : `${r.rssMiB} MiB`,
   `${r.seconds} s`,
+  r.load.join('→'),
   r.pass ? 'pass' : 'FAIL',
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -122,7 +128,7 @@ const table = [
   ...lines.map((l) => `| ${l.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`),
 ].join('\n');
 console.log(table);
-console.log(`${rows.filter((r) => r.pass).length}/${rows.length} scenarios passed in ${totalSeconds} s (node ${process.version}, rate ${options.rate} jobs/s)`);
+console.log(`${rows.filter((r) => r.pass).length}/${rows.length} scenarios passed in ${totalSeconds} s (node ${process.version}, rate ${options.rate} jobs/s, ${cpus().length} cores; load = 1-min load average before→after)`);
 
 const resultsDir = join(ROOT, 'test', 'chaos', 'results');
 mkdirSync(resultsDir, { recursive: true });
