@@ -626,3 +626,50 @@ export function sampleMax(fn, everyMs = 250) {
 }
 
 export { createPrivateKey };
+
+// ---------- raw HTTP/2 probes (a fresh connection per probe, as Envoy reconnects) ----------
+
+/** One Check over a raw node:http2 session; resolves like createClients().check, never rejects. */
+export function h2Check(session, request, deadlineMs = 2000) {
+  const method = checkService().Check;
+  const message = method.requestSerialize(request);
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    const timer = setTimeout(() => {
+      done({ error: 4, details: `no answer within ${deadlineMs} ms (raw HTTP/2 probe)` });
+      stream?.close();
+    }, deadlineMs);
+    let stream;
+    try {
+      stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    } catch (error) {
+      return done({ error: 14, details: String(error.message) });
+    }
+    const chunks = [];
+    stream.on('data', (chunk) => chunks.push(chunk));
+    stream.on('error', (error) => done({ error: 14, details: String(error.message) }));
+    stream.on('trailers', (trailers) => {
+      const status = Number(trailers['grpc-status'] ?? 0);
+      if (status !== 0) return done({ error: status, details: String(trailers['grpc-message'] ?? '') });
+      const body = Buffer.concat(chunks);
+      try {
+        const response = method.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1)));
+        const code = response?.status?.code ?? 0;
+        done({ allowed: code === 0, code, reason: response?.status?.message ?? '' });
+      } catch (error) {
+        done({ error: 13, details: `undecodable answer: ${error.message}` });
+      }
+    });
+    stream.on('close', () => done({ error: 14, details: 'stream closed without trailers' }));
+    stream.end(frame);
+  });
+}

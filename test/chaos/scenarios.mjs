@@ -21,6 +21,7 @@ import {
   checkRequest,
   createClients,
   freePort,
+  h2Check,
   isBadRecord,
   judge,
   recoveryMs,
@@ -516,28 +517,36 @@ async function workerKill(env, { rate }) {
   const load = startLoad({ clients, kinds, rate, durationMs: END, deadlineMs: 2_000, t0 });
   await at(t0, KILL);
   const victim = before[0];
-  // Envoy reconnects exactly when a worker dies: fresh channels connect within milliseconds of
-  // the SIGKILL (grpc-js connects on the first call), each used at once and again once answers
-  // must have resumed. A connection handed to the dead worker shows as a channel that never works.
-  const PROBES = 40;
-  const probeClients = Array.from({ length: PROBES }, () => createClients(hg.grpcAddress, 1));
-  env.defer(() => probeClients.forEach((probe) => probe.close()));
-  const probeRecords = [];
+  // Envoy reconnects exactly when a worker dies: fresh HTTP/2 connections opened one per
+  // millisecond from 20 ms before the SIGKILL to 40 ms after it, each used at once and again once
+  // answers must have resumed. A connection handed to the dead worker never answers either time.
+  const PROBES = 60;
+  const KILL_AFTER = 20;
   const probeRequests = Array.from({ length: PROBES }, () => checkRequest(W_BOUND, token(key, { iss, aud: W_BOUND })));
+  const sessions = [];
+  env.defer(() => sessions.forEach((session) => session.destroy()));
+  const probeRecords = [];
   const probeCheck = async (n, deadlineMs) => {
     const sent = Date.now() - t0;
-    const answer = await probeClients[n].check(probeRequests[n], deadlineMs);
-    probeRecords.push({ kind: 'probe', sent, answered: Date.now() - t0, expect: { allow: true }, ...answer });
+    const answer = await h2Check(sessions[n], probeRequests[n], deadlineMs);
+    probeRecords.push({ kind: 'probe', sent, answered: Date.now() - t0, expect: { allow: true }, probe: n, ...answer });
   };
-  process.kill(victim, 'SIGKILL');
-  const killedAt = Date.now() - t0;
+  let killedAt = null;
   const probes = [];
   for (let n = 0; n < PROBES; n += 1) {
-    if (n === PROBES / 2) await sleep(15);
+    if (n === KILL_AFTER) {
+      process.kill(victim, 'SIGKILL');
+      killedAt = Date.now() - t0;
+    }
+    const session = http2.connect(`http://${hg.grpcAddress}`);
+    session.on('error', () => undefined);
+    session.openedAt = Date.now() - t0;
+    sessions.push(session);
     probes.push(probeCheck(n, 2_000).then(async () => {
       await at(t0, killedAt + RESUME_LIMIT + 500);
       await probeCheck(n, 2_000);
     }));
+    await sleep(1);
   }
   await Promise.all(probes);
   const { records } = await load.done;
@@ -548,8 +557,9 @@ async function workerKill(env, { rate }) {
   env.expect(after.length === 2 && !after.includes(victim), `the killed worker was not replaced (workers now ${JSON.stringify(after)})`);
   const resume = recoveryMs(all, killedAt, isBadRecord);
   env.expect(resume <= RESUME_LIMIT, `answers resumed ${resume} ms after the kill (limit ${RESUME_LIMIT})`);
-  const probeFailures = probeRecords.filter((r) => r.sent > killedAt + RESUME_LIMIT && isBadRecord(r)).length;
-  env.figures = { ...env.figures, victim, workersBefore: before, workersAfter: after, probeFailuresAfterLimit: probeFailures, errors: verdict.errors, reasons: verdict.reasons };
+  const stuck = [...new Set(probeRecords.filter((r) => r.sent > killedAt + RESUME_LIMIT && isBadRecord(r)).map((r) => r.probe))];
+  env.expect(stuck.length === 0, `${stuck.length} of ${PROBES} connections opened around the kill never answered, even ${RESUME_LIMIT + 500} ms later (probes ${stuck.join(', ')}, opened ${stuck.map((n) => sessions[n].openedAt - killedAt).join(', ')} ms from the kill)`);
+  env.figures = { ...env.figures, victim, workersBefore: before, workersAfter: after, probes: PROBES, stuckConnections: stuck.length, errors: verdict.errors, reasons: verdict.reasons };
   return row(env, verdict, { recoveryMs: resume, recoveryLimitMs: RESUME_LIMIT, rssMiB: rss.stop() / MiB });
 }
 
