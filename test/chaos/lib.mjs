@@ -507,6 +507,7 @@ export function startLoad({ clients, kinds, rate, durationMs, deadlineMs = 2000,
  * `knownReplayWindow(first, second)` may excuse a `once` token allowed twice (documented cases).
  */
 export function judge(records, { windows = [], knownReplayWindow = () => false } = {}) {
+  if (process.env.CHAOS_DUMP) writeFileSync(`${process.env.CHAOS_DUMP}-${Date.now()}.json`, JSON.stringify(records));
   const inWindow = (record) => windows.some(([from, to]) => record.sent <= to && (record.answered ?? record.sent) >= from);
   const result = {
     checks: records.length,

@@ -7,7 +7,7 @@
  *
  *   npm run chaos                          # every scenario (about 3-4 minutes)
  *   npm run chaos -- --only redis-kill     # one scenario (or a comma-separated list)
- *   npm run chaos -- --rate 300            # load in jobs per second (default 250; ~1.2 checks per job)
+ *   npm run chaos -- --rate 300            # load in jobs per second (default 200; ~1.2 checks per job)
  *   npm run chaos -- --tokens 30000        # distinct tokens in memory-30k
  *   npm run chaos -- --list
  *
@@ -62,7 +62,7 @@ if (unknown.length > 0) {
   console.error(`chaos: unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   process.exit(2);
 }
-const options = { rate: Number(args.rate ?? 250), tokens: Number(args.tokens ?? 30_000) };
+const options = { rate: Number(args.rate ?? 200), tokens: Number(args.tokens ?? 30_000) };
 const selected = SCENARIOS.filter((s) => only === null || only.includes(s.name));
 
 const fmtMs = (ms) => (ms === null || ms === undefined ? '-' : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
