@@ -826,7 +826,8 @@ async function memory30k(env, { tokens: tokenCount = 30_000 }) {
 
 /** 200 idle TCP connections and 50 sending garbage: a normal client's p99 stays under 1 s. */
 async function idleGarbage(env, { rate }) {
-  const END = 10_000;
+  const ATTACK = 4_000;
+  const END = 12_000;
   const P99_LIMIT = 1_000;
   const jwks = await env.jwks();
   const key = signingKey('chaos-a');
@@ -846,6 +847,13 @@ async function idleGarbage(env, { rate }) {
     socket.once('connect', () => resolve(socket));
     socket.once('error', () => resolve(null));
   });
+  const clients = env.clients(hg.grpcAddress, 2);
+  await clients.ready();
+  const rss = sampleMax(() => hg.rss());
+  const t0 = Date.now();
+  // The first ATTACK ms run clean: the same client's p99 there is the machine's own baseline.
+  const load = startLoad({ clients, kinds: standardKinds({ key, iss }), rate, durationMs: END, deadlineMs: 5_000, t0 });
+  await at(t0, ATTACK);
   const idle = [];
   for (let i = 0; i < 200; i += 1) idle.push(await open());
   let garbageBytes = 0;
@@ -868,22 +876,21 @@ async function idleGarbage(env, { rate }) {
       if (!stop) garbageReconnects += 1;
     }
   });
-  const clients = env.clients(hg.grpcAddress, 2);
-  await clients.ready();
-  const rss = sampleMax(() => hg.rss());
-  const t0 = Date.now();
-  const load = startLoad({ clients, kinds: standardKinds({ key, iss }), rate, durationMs: END, deadlineMs: 5_000, t0 });
   const { records } = await load.done;
   stop = true;
   await Promise.all(garbage);
   const verdict = judge(records, { windows: [] });
   common(env, verdict, { hopguard: hg, pid: hg.pid });
-  const latencies = records.filter((r) => r.error === undefined).map((r) => r.answered - r.sent).sort((a, b) => a - b);
-  const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? Infinity;
-  env.expect(p99 < P99_LIMIT, `normal client's p99 is ${p99} ms (limit ${P99_LIMIT} ms)`);
+  const p99Of = (list) => {
+    const sorted = list.filter((r) => r.error === undefined).map((r) => r.answered - r.sent).sort((a, b) => a - b);
+    return { p99: sorted[Math.floor(sorted.length * 0.99)] ?? Infinity, max: sorted.at(-1) ?? Infinity };
+  };
+  const clean = p99Of(records.filter((r) => r.sent < ATTACK));
+  const attacked = p99Of(records.filter((r) => r.sent >= ATTACK + 500));
+  env.expect(attacked.p99 < P99_LIMIT, `normal client's p99 under attack is ${attacked.p99} ms (limit ${P99_LIMIT} ms; ${clean.p99} ms before the attack on this machine)`);
   const idleStillOpen = idle.filter((socket) => socket && !socket.destroyed).length;
-  env.figures = { ...env.figures, p99Ms: p99, maxMs: latencies.at(-1), idleStillOpen, garbageMiB: +(garbageBytes / MiB).toFixed(1), garbageReconnects, reasons: verdict.reasons };
-  return row(env, verdict, { recoveryMs: null, rssMiB: rss.stop() / MiB, p99Ms: p99 });
+  env.figures = { ...env.figures, p99CleanMs: clean.p99, p99AttackMs: attacked.p99, maxAttackMs: attacked.max, idleStillOpen, garbageMiB: +(garbageBytes / MiB).toFixed(1), garbageReconnects, reasons: verdict.reasons };
+  return row(env, verdict, { recoveryMs: null, rssMiB: rss.stop() / MiB, p99Ms: attacked.p99 });
 }
 
 /** 2,000 headers, a 1 MiB header value, a 4 MiB message: a denial or RESOURCE_EXHAUSTED, never a crash. */
