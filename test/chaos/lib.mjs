@@ -415,7 +415,7 @@ export function createClients(address, connections = 4) {
   }));
   let next = 0;
   return {
-    check(request, deadlineMs = 2000) {
+    check(request, deadlineMs = 5000) {
       const client = clients[next++ % clients.length];
       return new Promise((resolve) => {
         client.Check(request, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
@@ -444,7 +444,7 @@ export function createClients(address, connections = 4) {
  * { allow: true } or { allow: false, reason } or { once: group } (a `once` presentation, judged
  * after the run). Every check is recorded with its send and answer times (ms since `t0`).
  */
-export function startLoad({ clients, kinds, rate, durationMs, deadlineMs = 2000, maxInFlight = 4000, t0 = Date.now() }) {
+export function startLoad({ clients, kinds, rate, durationMs, deadlineMs = 5000, maxInFlight = 4000, t0 = Date.now() }) {
   const records = [];
   const table = Object.entries(kinds).flatMap(([name, kind]) => Array(kind.weight).fill(name));
   let inFlight = 0;

@@ -267,7 +267,7 @@ async function idpFlap(env, { rate }) {
   };
   const rss = sampleMax(() => hg.rss());
   const t0 = Date.now();
-  const load = startLoad({ clients, kinds, rate, durationMs: END, deadlineMs: 3_000, t0 });
+  const load = startLoad({ clients, kinds, rate, durationMs: END, deadlineMs: 5_000, t0 });
   await at(t0, FLAP_FROM);
   const flaps = [];
   for (let n = 0; Date.now() - t0 < FLAP_TO; n += 1) {
@@ -514,7 +514,7 @@ async function workerKill(env, { rate }) {
   const rss = sampleMax(() => hg.rss());
   const t0 = Date.now();
   const kinds = standardKinds({ key, iss });
-  const load = startLoad({ clients, kinds, rate, durationMs: END, deadlineMs: 2_000, t0 });
+  const load = startLoad({ clients, kinds, rate, durationMs: END, deadlineMs: 5_000, t0 });
   await at(t0, KILL);
   const victim = before[0];
   // Envoy reconnects exactly when a worker dies: fresh HTTP/2 connections opened one per
@@ -542,9 +542,9 @@ async function workerKill(env, { rate }) {
     session.on('error', () => undefined);
     session.openedAt = Date.now() - t0;
     sessions.push(session);
-    probes.push(probeCheck(n, 2_000).then(async () => {
+    probes.push(probeCheck(n, 4_000).then(async () => {
       await at(t0, killedAt + RESUME_LIMIT + 500);
-      await probeCheck(n, 2_000);
+      await probeCheck(n, 4_000);
     }));
     await sleep(1);
   }
