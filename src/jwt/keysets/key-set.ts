@@ -75,6 +75,12 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
   let inflight: Promise<void> | null = null;
   let started: Promise<void> | null = null;
   let lastAttemptAtMs: number | null = null;
+  /**
+   * When an unknown kid last caused a refetch. The cooldown counts from that, not from the last
+   * scheduled refresh: a key published just after a refresh is fetched at its first use, while a
+   * flood of unknown kids still costs the IdP at most one fetch per cooldown.
+   */
+  let lastUnknownKidFetchAtMs: number | null = null;
   let consecutiveFailures = 0;
   let lastFetch: KeySetStatus['lastFetch'] = null;
   let lastFileDigest: string | null = null;
@@ -277,6 +283,10 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     return lastAttemptAtMs !== null && now - lastAttemptAtMs < settings.unknownKidCooldownMs;
   }
 
+  function unknownKidCoolingDown(now: number): boolean {
+    return lastUnknownKidFetchAtMs !== null && now - lastUnknownKidFetchAtMs < settings.unknownKidCooldownMs;
+  }
+
   function knownUnknown(kid: string, now: number): boolean {
     const until = unknownKids.get(kid);
     if (until === undefined) return false;
@@ -327,8 +337,10 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
       if (kid !== undefined && knownUnknown(kid, now)) return unknown('no key with that kid (recently refetched)');
       if (waited) return unknown('no key with that kid');
       if (inflight) await inflight;
-      else if (!coolingDown(now)) await refreshRemote();
-      else return unknown('no key with that kid (refetch cooling down)');
+      else if (!unknownKidCoolingDown(now)) {
+        lastUnknownKidFetchAtMs = now;
+        await refreshRemote();
+      } else return unknown('no key with that kid (refetch cooling down)');
 
       const retried = lookup(alg, kid);
       if (retried) return retried;

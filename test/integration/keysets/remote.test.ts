@@ -58,13 +58,27 @@ describe('jwksUri key set', () => {
     expect(server.count('/jwks')).toBe(2);
   });
 
-  it('refuses an unknown kid without fetching while the cooldown runs', async () => {
+  it('fetches a key published just after the last fetch at its first use (the cooldown counts from unknown-kid refetches only)', async () => {
     const { keySet } = makeKeySet();
     await keySet.start();
     server.setKeys(jwksOf(keyA, keyB));
+    await time.advance(1_000);
+    expect(await keySet.keyFor({ alg: 'ES256', kid: 'b' })).toMatchObject({ ok: true });
+    expect(server.count('/jwks')).toBe(2);
+  });
+
+  it('refuses another unknown kid without fetching while the cooldown of the last unknown-kid refetch runs', async () => {
+    const { keySet } = makeKeySet();
+    await keySet.start();
+    expect(await keySet.keyFor({ alg: 'ES256', kid: 'nope-1' })).toMatchObject({ ok: false, reason: 'key_unknown' });
+    expect(server.count('/jwks')).toBe(2);
+    server.setKeys(jwksOf(keyA, keyB));
     await time.advance(29_999);
     expect(await keySet.keyFor({ alg: 'ES256', kid: 'b' })).toMatchObject({ ok: false, reason: 'key_unknown' });
-    expect(server.count('/jwks')).toBe(1);
+    expect(server.count('/jwks')).toBe(2);
+    await time.advance(2);
+    expect(await keySet.keyFor({ alg: 'ES256', kid: 'b' })).toMatchObject({ ok: true });
+    expect(server.count('/jwks')).toBe(3);
   });
 
   it('shares one fetch among 100 concurrent lookups of the same new kid', async () => {
