@@ -169,6 +169,20 @@ export interface CompactToken {
 }
 
 /**
+ * Each protected header parseCompactJws handed out -> the parse it came from. The signature
+ * verifier gets the token and its header from the pipeline; when the header is one of these and
+ * the token is the very one it was parsed from, the verifier reuses the decoded segments instead of
+ * parsing the token again. Weak: the parse lives exactly as long as its header.
+ */
+const parses = new WeakMap<ProtectedHeader, CompactJws>();
+
+/** The parse `header` came from, when it was parsed from exactly `token`; else undefined. */
+export function parseOf(token: string, header: ProtectedHeader): CompactJws | undefined {
+  const parse = parses.get(header);
+  return parse !== undefined && parse.token === token ? parse : undefined;
+}
+
+/**
  * The JWS layer of the guards: splits and decodes a compact JWS without trusting it, and refuses
  * JWE, JSON serialization, unencoded payloads (b64:false), any `crit` (hopguard understands no
  * extension), nested JWTs (cty: JWT), and a kid or typ of the wrong type or size. The payload may be
@@ -201,7 +215,10 @@ export function parseCompactJws(token: string): { readonly ok: true; readonly va
   if (header.typ !== undefined && typeof header.typ !== 'string') {
     return { ok: false, reason: 'token_malformed', detail: 'typ must be a string' };
   }
-  return { ok: true, value: { token, header: header as ProtectedHeader, payload, signature } };
+  // Frozen: the verifier trusts a header it finds in `parses` to still say what the token says.
+  const value: CompactJws = { token, header: Object.freeze(header) as ProtectedHeader, payload, signature };
+  parses.set(value.header, value);
+  return { ok: true, value };
 }
 
 /** The JWS guards plus a JWT's own: the payload is a strict JSON object; its `iss` picks the issuer. */

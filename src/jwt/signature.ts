@@ -5,7 +5,8 @@
  *
  * It keeps what jose's compactVerify + decodeJwt did here before, in the same order: key lookup
  * first; then the compact JWS itself (three segments, a JSON-object protected header, no `crit`,
- * no `b64`: parseCompactJws, stricter than jose: canonical base64url, no duplicate members); the
+ * no `b64`: parseCompactJws, stricter than jose: canonical base64url, no duplicate members; a
+ * header that parseCompactJws produced from this very token brings its parse along); the
  * token's own alg must be the one the key was picked for (jose's one-algorithm allowlist); the key
  * must fit the algorithm (jose's key checks, node-verify.ts); the signature over the ASCII
  * `header.payload`; and last the claims, with decodeJwt's rules and messages (a non-empty payload
@@ -17,7 +18,7 @@
  */
 import type { IssuerConfig } from '../config/types.js';
 import type { JwtClaims, ProtectedHeader, SignatureOutcome, SignatureVerifier } from '../decision/types.js';
-import { parseCompactJws } from './compact.js';
+import { parseCompactJws, parseOf } from './compact.js';
 import type { IssuerKeySet, KeyLookup } from './keyset-types.js';
 import { preparedKeyFor } from './node-verify.js';
 
@@ -53,9 +54,12 @@ function outcomeWithClaims(payloadSegmentEmpty: boolean, payload: Uint8Array, ke
 
 /** Everything after the key lookup; synchronous. */
 export function verifyWithKey(token: string, header: ProtectedHeader, lookup: Extract<KeyLookup, { ok: true }>): SignatureOutcome {
-  const parsed = parseCompactJws(token);
-  if (!parsed.ok) return { ok: false, reason: 'token_malformed', detail: parsed.detail };
-  const jws = parsed.value;
+  let jws = parseOf(token, header);
+  if (jws === undefined) {
+    const parsed = parseCompactJws(token);
+    if (!parsed.ok) return { ok: false, reason: 'token_malformed', detail: parsed.detail };
+    jws = parsed.value;
+  }
   if (jws.header.alg !== header.alg) return { ok: false, reason: 'alg_not_allowed', detail: '"alg" (Algorithm) Header Parameter value not allowed' };
   const key = preparedKeyFor(lookup.key, header.alg);
   if (!key.ok) return { ok: false, reason: 'signature_invalid', detail: key.detail };

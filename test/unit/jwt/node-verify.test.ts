@@ -344,3 +344,22 @@ describe.skipIf(!WYCHEPROOF_PRESENT)('every Wycheproof vector: node:crypto and j
     });
   }
 });
+
+describe('the verifier reuses the guards\' parse only for the very token it came from', () => {
+  it('a header parsed from one token does not carry its parse to another token', async () => {
+    const { parseCompactJws } = await import('../../../src/jwt/compact.js');
+    const { node, jose } = await bothVerifiers();
+    const key = KEYS.get('ES256') as TestKey;
+    const good = tokenOf(key);
+    const parsed = parseCompactJws(good);
+    if (!parsed.ok) throw new Error(parsed.detail);
+    expect(Object.isFrozen(parsed.value.header)).toBe(true);
+    expect(await node.verify(good, parsed.value.header, ISSUER, CLOCK.nowMs())).toMatchObject({ ok: true });
+    // Same header object, another token (tampered payload): parsed afresh, and refused.
+    const [h, , sig] = good.split('.') as [string, string, string];
+    const forged = `${h}.${b64({ iss: ISS, sub: 'mallory', aud: 'svc', exp: NOW_S + 300 })}.${sig}`;
+    const outcome = await node.verify(forged, parsed.value.header, ISSUER, CLOCK.nowMs());
+    expect(outcome).toMatchObject({ ok: false, reason: 'signature_invalid' });
+    expect(outcome).toEqual(await jose.verify(forged, parsed.value.header, ISSUER, CLOCK.nowMs()));
+  });
+});
