@@ -5,8 +5,8 @@
  *
  * It keeps what jose's compactVerify + decodeJwt did here before, in the same order: key lookup
  * first; then the compact JWS itself (three segments, a JSON-object protected header, no `crit`,
- * no `b64`: parseCompactJws, stricter than jose: canonical base64url, no duplicate members; a
- * header that parseCompactJws produced from this very token brings its parse along); the
+ * no `b64`: parseCompactJws, stricter than jose: canonical base64url, no duplicate members; the
+ * guards' last parse is reused when it was of this very token and header); the
  * token's own alg must be the one the key was picked for (jose's one-algorithm allowlist); the key
  * must fit the algorithm (jose's key checks, node-verify.ts); the signature over the ASCII
  * `header.payload`; and last the claims, with decodeJwt's rules and messages (a non-empty payload
