@@ -20,16 +20,16 @@ export function cores() {
   return { count, server: '0', load: count > 1 ? '1' : '0' };
 }
 
-/** `[command, args]` prefixed with `taskset -c <core>` when taskset exists. */
+/** `[command, args]` prefixed with `taskset -c <cores>` when taskset exists (and cores is not null). */
 export function pinned(core, command, args) {
-  return HAS_TASKSET ? ['taskset', ['-c', core, command, ...args]] : [command, args];
+  return HAS_TASKSET && core !== null ? ['taskset', ['-c', core, command, ...args]] : [command, args];
 }
 
 /**
  * Starts a child and resolves with it and its first stdout line that parses as JSON with
  * `ready: true` (servers print their address that way).
  */
-export function spawnReady(command, args, { env, timeoutMs = 60_000, label = command } = {}) {
+export function spawnReady(command, args, { env, timeoutMs = 60_000, label = command, readyFrom = readyJson } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let buffered = '';
@@ -47,24 +47,55 @@ export function spawnReady(command, args, { env, timeoutMs = 60_000, label = com
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        try {
-          const message = JSON.parse(line);
-          if (message.ready) {
-            clearTimeout(timer);
-            child.stdout.off('data', onData);
-            child.stdout.resume();
-            child.removeAllListeners('exit');
-            resolve({ child, message });
-            return;
-          }
-        } catch {
-          // not our line
+        const message = readyFrom(line, child);
+        if (message !== null) {
+          clearTimeout(timer);
+          child.stdout.off('data', onData);
+          child.stdout.resume();
+          child.removeAllListeners('exit');
+          resolve({ child, message });
+          return;
         }
       }
     };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', onData);
   });
+}
+
+/** The bench servers' readiness line: JSON with `ready: true`. */
+function readyJson(line) {
+  try {
+    const message = JSON.parse(line);
+    return message.ready ? message : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `hopguard serve`'s readiness line ("hopguard listening: grpc ADDRESS ..."), for servers run through the CLI. */
+export function readyFromCli(line, child) {
+  const match = /hopguard listening: grpc (\S+)/.exec(line);
+  return match ? { ready: true, address: match[1], pid: child.pid } : null;
+}
+
+/** The process and all its descendants (a cluster primary and its workers). */
+export function processTree(pid) {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${pids[i]}/task`)) {
+        try {
+          for (const child of readFileSync(`/proc/${pids[i]}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (child !== '') pids.push(Number(child));
+        } catch {
+          // the thread ended, or the kernel has no children file
+        }
+      }
+    } catch {
+      // the process ended
+    }
+  }
+  return pids;
 }
 
 export function stopChild(child) {
@@ -80,12 +111,18 @@ export function stopChild(child) {
 }
 
 /**
- * CPU seconds the process used so far, all its threads. From /proc/<pid>/task/<tid>/schedstat
+ * CPU seconds the process used so far, all its threads (and its descendants': cluster workers). From /proc/<pid>/task/<tid>/schedstat
  * (the scheduler's own nanosecond runtime) where it exists: utime/stime in /proc/<pid>/stat are
  * sampled at the clock tick, which on a VM overcharges a server that wakes from idle for every
  * request (a lightly loaded server looked several times costlier per check than it is).
  */
 export function cpuSeconds(pid) {
+  const tree = processTree(pid);
+  if (tree.length > 1) return tree.reduce((sum, one) => sum + cpuSecondsOfProcess(one), 0);
+  return cpuSecondsOfProcess(pid);
+}
+
+function cpuSecondsOfProcess(pid) {
   try {
     let nanoseconds = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -110,6 +147,16 @@ export function cpuSeconds(pid) {
  * hand-offs a CPU figure hides the reason for: a WebCrypto verify goes to the thread pool and back.
  */
 export function contextSwitches(pid) {
+  let total = 0;
+  for (const one of processTree(pid)) {
+    const switches = contextSwitchesOfProcess(one);
+    if (switches === null) return one === pid ? null : total;
+    total += switches;
+  }
+  return total;
+}
+
+function contextSwitchesOfProcess(pid) {
   let switches = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {

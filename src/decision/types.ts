@@ -64,6 +64,11 @@ export type SignatureOutcome =
  */
 export interface SignatureVerifier {
   verify(token: string, header: ProtectedHeader, issuer: IssuerConfig, nowMs: number): Promise<SignatureOutcome>;
+  /**
+   * The outcome `verify` would give, without a promise, where no key fetch is needed (a warm
+   * key set, a cached verification); null when only `verify` can answer. Optional for a port.
+   */
+  verifySync?(token: string, header: ProtectedHeader, issuer: IssuerConfig, nowMs: number): SignatureOutcome | null;
 }
 
 export type ReplayOutcome = 'fresh' | 'replayed' | 'store_full';

@@ -169,6 +169,21 @@ export interface CompactToken {
 }
 
 /**
+ * The last parse parseCompactJws made, and the alg its header said then. The pipeline parses a
+ * token and, with nothing in between that could parse another, hands the verifier that token and
+ * header: the verifier then reuses the decoded segments instead of parsing the token again. One
+ * slot, not a map keyed by header: a WeakMap insert (or freezing the header) cost more per parse
+ * than the second parse it saves (measured: 3.5-4.5 µs against 2.4 µs).
+ */
+let lastParse: { readonly value: CompactJws; readonly alg: string } | null = null;
+
+/** The parse `header` came from, when it was the last one and made from exactly `token`. */
+export function parseOf(token: string, header: ProtectedHeader): CompactJws | undefined {
+  const last = lastParse;
+  return last !== null && last.value.header === header && last.value.token === token && last.alg === header.alg ? last.value : undefined;
+}
+
+/**
  * The JWS layer of the guards: splits and decodes a compact JWS without trusting it, and refuses
  * JWE, JSON serialization, unencoded payloads (b64:false), any `crit` (hopguard understands no
  * extension), nested JWTs (cty: JWT), and a kid or typ of the wrong type or size. The payload may be
@@ -201,7 +216,9 @@ export function parseCompactJws(token: string): { readonly ok: true; readonly va
   if (header.typ !== undefined && typeof header.typ !== 'string') {
     return { ok: false, reason: 'token_malformed', detail: 'typ must be a string' };
   }
-  return { ok: true, value: { token, header: header as ProtectedHeader, payload, signature } };
+  const value: CompactJws = { token, header: header as ProtectedHeader, payload, signature };
+  lastParse = { value, alg: header.alg };
+  return { ok: true, value };
 }
 
 /** The JWS guards plus a JWT's own: the payload is a strict JSON object; its `iss` picks the issuer. */

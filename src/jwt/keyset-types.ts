@@ -32,6 +32,13 @@ export interface IssuerKeySet {
   /** Starts the first load (and any background refresh or file watch). Never rejects. */
   start(): Promise<void>;
   keyFor(header: { readonly alg: string; readonly kid?: string | undefined }): Promise<KeyLookup>;
+  /**
+   * What `keyFor` would answer, when it can answer without waiting (keys loaded and usable, or a
+   * verdict that needs no fetch); null when only `keyFor` can decide (a first load, an expired
+   * set, an unknown kid that may be refetched). Starts nothing. Optional: a key set without it
+   * is always asked through `keyFor`.
+   */
+  keyForSync?(header: { readonly alg: string; readonly kid?: string | undefined }): KeyLookup | null;
   status(): KeySetStatus;
   /** Called with the keyIds that disappeared from the set, so caches can drop them. */
   onKeysRemoved(listener: (keyIds: readonly string[]) => void): void;

@@ -13,12 +13,16 @@
  * - A short negative cache absorbs floods of the same bad-signature token. Only
  *   `signature_invalid` is remembered: key_unknown and jwks_unavailable must see a rotation at once.
  * - Identical tokens verified concurrently share one verification.
+ * - `verifySync` answers a hit, a remembered bad signature, and a miss whose key is at hand (the
+ *   inner verifier's own `verifySync`) without a promise; it returns null where only `verify` can
+ *   decide (a key set that must be asked asynchronously, or the same token already in flight).
  */
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { IssuerConfig } from '../config/types.js';
 import type { Clock, JsonValue, JwtClaims, ProtectedHeader, SignatureOutcome, SignatureVerifier } from '../decision/types.js';
 import type { IssuerKeySet } from './keyset-types.js';
+import type { SyncSignatureVerifier } from './signature.js';
 
 /** What the cache needs of the key-set registry (src/jwt/keysets): lookups and removal events. */
 export interface KeySetSource {
@@ -42,7 +46,7 @@ export interface SignatureCacheOptions {
   readonly keySets?: KeySetSource;
 }
 
-export interface CachingSignatureVerifier extends SignatureVerifier {
+export interface CachingSignatureVerifier extends SyncSignatureVerifier {
   /** Drops every verified entry made with one of these keys (and all negative verdicts). */
   evictKeys(keyIds: readonly string[]): void;
   /** Live counts, for tests, the benchmark and metrics. */
@@ -91,10 +95,14 @@ function expiryOf(claims: JwtClaims): number | null {
 }
 
 /** With `maxEntries: 0` every call goes straight to `inner` (nothing is remembered). */
-export function createCachingSignatureVerifier(inner: SignatureVerifier, options: SignatureCacheOptions): CachingSignatureVerifier {
+export function createCachingSignatureVerifier(
+  inner: SignatureVerifier & Partial<Pick<SyncSignatureVerifier, 'verifySync'>>,
+  options: SignatureCacheOptions,
+): CachingSignatureVerifier {
   if (!(options.maxEntries > 0)) {
     return {
       verify: (token, header, issuer, nowMs) => inner.verify(token, header, issuer, nowMs),
+      verifySync: (token, header, issuer, nowMs) => inner.verifySync?.(token, header, issuer, nowMs) ?? null,
       evictKeys: () => undefined,
       stats: () => ({ entries: 0, negativeEntries: 0, hits: 0, misses: 0, negativeHits: 0 }),
     };
@@ -143,6 +151,54 @@ export function createCachingSignatureVerifier(inner: SignatureVerifier, options
     return lookup.ok && lookup.keyId === entry.keyId;
   }
 
+  /** keyStillCurrent when the key set can tell at once; null when it must be asked asynchronously. */
+  function keyStillCurrentNow(entry: VerifiedEntry, header: ProtectedHeader, issuer: IssuerConfig): boolean | null {
+    if (keySets === undefined) return true;
+    const keySet = keySets.get(issuer.issuer);
+    if (keySet === undefined) return false;
+    const lookup = keySet.keyForSync?.({ alg: header.alg, kid: header.kid }) ?? null;
+    if (lookup === null) return null;
+    return lookup.ok && lookup.keyId === entry.keyId;
+  }
+
+  /**
+   * The outcome `verify` would give, when it needs no await: null hands over to `verify`, before
+   * anything was counted or remembered (an expired or stale entry may already have been dropped,
+   * as `verify` would drop it).
+   */
+  function verifySync(token: string, header: ProtectedHeader, issuer: IssuerConfig, nowMs: number): SignatureOutcome | null {
+    const digest = tokenDigest(token);
+    const now = clock.nowMs();
+    const entry = verified.get(digest);
+    if (entry !== undefined) {
+      if (now < entry.expiresAtMs) {
+        const current = keyStillCurrentNow(entry, header, issuer);
+        if (current === null) return null;
+        if (current) {
+          hits += 1;
+          return { ok: true, claims: entry.claims, keyId: entry.keyId };
+        }
+      }
+      verified.delete(digest);
+    }
+    if (negative !== null) {
+      const bad = negative.get(digest);
+      if (bad !== undefined) {
+        if (now < bad.expiresAtMs) {
+          negativeHits += 1;
+          return bad.outcome;
+        }
+        negative.delete(digest);
+      }
+    }
+    if (inner.verifySync === undefined || pending.has(digest)) return null;
+    const outcome = inner.verifySync(token, header, issuer, nowMs);
+    if (outcome === null) return null;
+    misses += 1;
+    remember(digest, outcome, clock.nowMs());
+    return outcome;
+  }
+
   function remember(digest: string, outcome: SignatureOutcome, nowMs: number): void {
     if (outcome.ok) {
       // Concurrent callers of one verification share these claims too.
@@ -159,7 +215,10 @@ export function createCachingSignatureVerifier(inner: SignatureVerifier, options
   }
 
   return {
+    verifySync,
     async verify(token, header, issuer, nowMs) {
+      const atOnce = verifySync(token, header, issuer, nowMs);
+      if (atOnce !== null) return atOnce;
       const digest = tokenDigest(token);
       const now = clock.nowMs();
 

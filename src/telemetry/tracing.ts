@@ -3,7 +3,7 @@
  * With no SDK registered (the default: see telemetry/index.ts) the API hands out non-recording
  * spans and hopguard skips the attribute work, so tracing off costs a few property reads.
  */
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { CheckInput, Decision } from '../decision/types.js';
 import { decisionLabel, reasonLabel } from './metrics.js';
 
@@ -58,28 +58,49 @@ export interface CheckTracer {
   traced(input: CheckInput, check: () => Promise<Decision>): Promise<Decision>;
 }
 
-export function createCheckTracer(tracer: Tracer = trace.getTracer(TRACER_NAME)): CheckTracer {
+/** The API's no-op provider: what a ProxyTracerProvider without a delegate hands out. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * True while no SDK is registered globally: every span would be a non-recording one, so the check
+ * runs without parsing traceparent, building a context, or an extra promise. Asked at every check
+ * (a few property reads): trace export registers its provider after the server started.
+ */
+function globalTracingOff(): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER;
+}
+
+/** `tracer` defaults to the global one; a tracer passed in is always asked (tests pass an SDK's). */
+export function createCheckTracer(given?: Tracer): CheckTracer {
+  const tracer = given ?? trace.getTracer(TRACER_NAME);
+  const mayShortCut = given === undefined;
   return {
-    async traced(input, check) {
-      const remote = parseTraceparent(input.headers.get('traceparent'), input.headers.get('tracestate'));
-      const parent: Context = remote === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
-      const span: Span = tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER }, parent);
-      if (!span.isRecording()) {
-        span.end();
-        return check();
-      }
-      try {
-        const decision = await context.with(trace.setSpan(parent, span), check);
-        annotate(span, decision);
-        return decision;
-      } catch (error) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: 'check failed' });
-        throw error;
-      } finally {
-        span.end();
-      }
+    traced(input, check) {
+      if (mayShortCut && globalTracingOff()) return check();
+      return tracedCheck(input, check);
     },
   };
+
+  async function tracedCheck(input: CheckInput, check: () => Promise<Decision>): Promise<Decision> {
+    const remote = parseTraceparent(input.headers.get('traceparent'), input.headers.get('tracestate'));
+    const parent: Context = remote === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
+    const span: Span = tracer.startSpan(CHECK_SPAN_NAME, { kind: SpanKind.SERVER }, parent);
+    if (!span.isRecording()) {
+      span.end();
+      return check();
+    }
+    try {
+      const decision = await context.with(trace.setSpan(parent, span), check);
+      annotate(span, decision);
+      return decision;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'check failed' });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
 }
 
 /** Only bounded, non-secret facts: no token, no claim beyond iss, kid and the decision. */

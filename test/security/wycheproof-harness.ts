@@ -2,7 +2,7 @@
  * Runs one Wycheproof JWS vector through hopguard's own signature layer, in the server's order:
  * bearer extraction and size cap, the compact-JWS guards (parseCompactJws), the algorithm rules
  * (never none/HS*, then the issuer's allowlist), `typ`, key selection from an inline key set built
- * by createIssuerKeySet, and createJoseSignatureVerifier. The vectors' payloads are not JWT claim
+ * by createIssuerKeySet, and createSignatureVerifier (node:crypto; any verifier can be passed). The vectors' payloads are not JWT claim
  * sets, so the harness stops below the claims checks (see `claimsOnlyFailure`).
  */
 import { existsSync } from 'node:fs';
@@ -14,10 +14,10 @@ import { ALLOWED_ALGORITHMS } from '../../src/config/schema.js';
 import type { IssuerConfig } from '../../src/config/types.js';
 import { isAllowedAlgorithm } from '../../src/decision/algorithms.js';
 import type { ReasonCode } from '../../src/decision/reasons.js';
-import type { SignatureOutcome } from '../../src/decision/types.js';
+import type { SignatureOutcome, SignatureVerifier } from '../../src/decision/types.js';
 import { extractBearer, parseCompactJws } from '../../src/jwt/compact.js';
 import { createIssuerKeySet, type ManagedKeySet } from '../../src/jwt/keysets/index.js';
-import { createJoseSignatureVerifier } from '../../src/jwt/signature.js';
+import { createSignatureVerifier, type KeySetLookup } from '../../src/jwt/signature.js';
 
 /** ../shared/vectors/wycheproof next to the repository (or HOPGUARD_WYCHEPROOF_DIR). */
 export const WYCHEPROOF_DIR =
@@ -94,33 +94,47 @@ export interface SignatureLayer {
   readonly issuer: IssuerConfig;
   readonly keySet: ManagedKeySet;
   verify(jws: unknown): Promise<LayerResult>;
+  /** The layer's outcome before the harness reads it: what the verifier (or a guard before it) answered. */
+  outcome(jws: unknown): Promise<LayerOutcome>;
   close(): void;
 }
 
-export async function signatureLayer(jwks: { keys: Record<string, unknown>[] }, algorithms: readonly string[] = EVERY_ALGORITHM): Promise<SignatureLayer> {
+/** The outcome of the signature layer itself, before the harness folds it into LayerResult. */
+export type LayerOutcome = SignatureOutcome | { readonly ok: false; readonly reason: ReasonCode; readonly detail: string };
+
+export async function signatureLayer(
+  jwks: { keys: Record<string, unknown>[] },
+  algorithms: readonly string[] = EVERY_ALGORITHM,
+  makeVerifier: (keySetFor: KeySetLookup) => SignatureVerifier = createSignatureVerifier,
+): Promise<SignatureLayer> {
   const issuer = issuerWithInlineKeys(jwks, algorithms);
   const keySet = createIssuerKeySet(issuer, { clock: FIXED_CLOCK });
   await keySet.start();
-  const verifier = createJoseSignatureVerifier((name) => (name === issuer.issuer ? keySet : undefined));
+  const verifier = makeVerifier((name) => (name === issuer.issuer ? keySet : undefined));
+  /** Every step up to and including the verifier; the verifier's own outcome is returned as is. */
+  async function outcomeOf(jws: unknown): Promise<{ readonly token: string; readonly outcome: LayerOutcome; readonly fromVerifier?: true }> {
+    // JSON serialization arrives as a string (or object) that is not compact: the guards refuse it.
+    const text = typeof jws === 'string' ? jws : JSON.stringify(jws);
+    const extracted = extractBearer([`Bearer ${text}`], 8 * 1024);
+    if (!extracted.ok) return { token: text, outcome: extracted };
+    const parsed = parseCompactJws(extracted.token);
+    if (!parsed.ok) return { token: text, outcome: parsed };
+    const { header } = parsed.value;
+    if (!isAllowedAlgorithm(header.alg)) return { token: text, outcome: { ok: false, reason: 'alg_not_allowed', detail: `alg ${header.alg} is never accepted` } };
+    if (!(issuer.algorithms as readonly string[]).includes(header.alg)) {
+      return { token: text, outcome: { ok: false, reason: 'alg_not_allowed', detail: `alg ${header.alg} not in the issuer's list` } };
+    }
+    const typ = header.typ === undefined ? null : normaliseType(header.typ);
+    if (!issuer.types.has(typ)) return { token: text, outcome: { ok: false, reason: 'type_not_allowed', detail: `typ ${header.typ}` } };
+    return { token: extracted.token, outcome: await verifier.verify(extracted.token, header, issuer, FIXED_CLOCK.nowMs()), fromVerifier: true };
+  }
   return {
     issuer,
     keySet,
+    outcome: async (jws) => (await outcomeOf(jws)).outcome,
     async verify(jws) {
-      // JSON serialization arrives as a string (or object) that is not compact: the guards refuse it.
-      const text = typeof jws === 'string' ? jws : JSON.stringify(jws);
-      const extracted = extractBearer([`Bearer ${text}`], 8 * 1024);
-      if (!extracted.ok) return { verified: false, reason: extracted.reason, detail: extracted.detail };
-      const parsed = parseCompactJws(extracted.token);
-      if (!parsed.ok) return { verified: false, reason: parsed.reason, detail: parsed.detail };
-      const { header } = parsed.value;
-      if (!isAllowedAlgorithm(header.alg)) return { verified: false, reason: 'alg_not_allowed', detail: `alg ${header.alg} is never accepted` };
-      if (!(issuer.algorithms as readonly string[]).includes(header.alg)) {
-        return { verified: false, reason: 'alg_not_allowed', detail: `alg ${header.alg} not in the issuer's list` };
-      }
-      const typ = header.typ === undefined ? null : normaliseType(header.typ);
-      if (!issuer.types.has(typ)) return { verified: false, reason: 'type_not_allowed', detail: `typ ${header.typ}` };
-      const outcome = await verifier.verify(extracted.token, header, issuer, FIXED_CLOCK.nowMs());
-      if (outcome.ok || claimsOnlyFailure(outcome, extracted.token)) return { verified: true };
+      const { token, outcome, fromVerifier } = await outcomeOf(jws);
+      if (outcome.ok || (fromVerifier && claimsOnlyFailure(outcome as SignatureOutcome, token))) return { verified: true };
       return { verified: false, reason: outcome.reason, detail: outcome.detail };
     },
     close: () => keySet.close(),

@@ -19,10 +19,16 @@ function verified(state: CheckState, signature: SignatureOutcome): StepVerdict {
   return undefined;
 }
 
+async function verifiedLater(state: CheckState, env: PipelineEnv): Promise<StepVerdict> {
+  return verified(state, await env.verifier.verify(state.found.token, parsedToken(state).header, state.issuer, state.nowMs));
+}
+
 export const signatureStep: Step = {
   name: 'signature',
-  async run(state: CheckState, env: PipelineEnv): Promise<StepVerdict> {
-    return verified(state, await env.verifier.verify(state.found.token, parsedToken(state).header, state.issuer, state.nowMs));
+  run(state: CheckState, env: PipelineEnv): StepVerdict | Promise<StepVerdict> {
+    // Keys at hand (the usual case): verified synchronously, no promise; else wait for the key set.
+    const atOnce = env.verifier.verifySync?.(state.found.token, parsedToken(state).header, state.issuer, state.nowMs) ?? null;
+    return atOnce === null ? verifiedLater(state, env) : verified(state, atOnce);
   },
   describe: (state) => `verified with key ${parsedToken(state).header.kid ?? '(no kid)'}`,
 };

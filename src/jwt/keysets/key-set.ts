@@ -304,12 +304,36 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     }
   }
 
+  /**
+   * keyFor's answer wherever keyFor would give it without an await (same checks, same order, same
+   * words); null where keyFor waits for a load or may start one.
+   */
+  function answerAtOnce(header: { readonly alg: string; readonly kid?: string | undefined }): KeyLookup | null {
+    if (closed) return unavailable();
+    const { alg, kid } = header;
+    if (!(issuer.algorithms as readonly string[]).includes(alg)) return unknown(`alg ${alg} is not allowed for the issuer`);
+    if (kid !== undefined && (kid.length === 0 || kid.length > MAX_KID_LENGTH)) return unknown('kid empty or too long');
+    if (!firstLoadSettled) return null;
+    const now = clock.nowMs();
+    if (!usableNow(now)) return null;
+    const found = lookup(alg, kid);
+    if (found) return found;
+    if (!isRemote) return unknown('no key with that kid');
+    if (kid !== undefined && knownUnknown(kid, now)) return unknown('no key with that kid (recently refetched)');
+    if (inflight || !coolingDown(now)) return null;
+    return unknown('no key with that kid (refetch cooling down)');
+  }
+
   return {
     issuer: issuer.issuer,
 
     start: () => ensureStarted(),
 
+    keyForSync: answerAtOnce,
+
     async keyFor(header) {
+      const atOnce = answerAtOnce(header);
+      if (atOnce !== null) return atOnce;
       if (closed) return unavailable();
       const { alg, kid } = header;
       if (!(issuer.algorithms as readonly string[]).includes(alg)) return unknown(`alg ${alg} is not allowed for the issuer`);
