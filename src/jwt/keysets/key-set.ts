@@ -320,7 +320,7 @@ export function createIssuerKeySet(issuer: IssuerConfig, deps: KeySetDeps): Mana
     if (found) return found;
     if (!isRemote) return unknown('no key with that kid');
     if (kid !== undefined && knownUnknown(kid, now)) return unknown('no key with that kid (recently refetched)');
-    if (inflight || !coolingDown(now)) return null;
+    if (inflight || !unknownKidCoolingDown(now)) return null;
     return unknown('no key with that kid (refetch cooling down)');
   }
 
