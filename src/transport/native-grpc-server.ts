@@ -393,9 +393,15 @@ class Call {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return this.finish();
     const health = this.server.options.health;
-    stream.on('wantTrailers', onWantTrailers);
-    stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-    stream.write(healthFrameFor(service, health));
+    try {
+      stream.on('wantTrailers', onWantTrailers);
+      stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
+      stream.write(healthFrameFor(service, health));
+    } catch {
+      this.finish();
+      stream.destroy();
+      return;
+    }
     // Rare and long-lived: closures are fine here.
     const stopStatus = health.watch(() => {
       if (this.state !== CallState.Done && !stream.destroyed) stream.write(healthFrameFor(service, health));
