@@ -83,6 +83,7 @@ const {
 } = http2.constants;
 
 const ACCEPT_ENCODING = 'identity,deflate,gzip';
+const CONNECTION_WINDOW_BYTES = 1024 * 1024;
 const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
   [HTTP2_HEADER_STATUS]: HTTP_STATUS_OK,
   [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
@@ -550,6 +551,13 @@ class NativeServer {
     const state: SessionState = { createdAt: now, settled: false, calls: 0, idleSince: now, lastPingAt: now, pingOutstanding: false, closing: false };
     session[SESSION] = state;
     this.sessions.add(session);
+    try {
+      // Room for many small requests in flight on one connection (Envoy multiplexes its checks)
+      // without waiting on WINDOW_UPDATEs; every byte is read at once, so this buffers nothing.
+      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+    } catch {
+      // An old peer or a session already gone: the default window still works.
+    }
     session.once('remoteSettings', () => {
       state.settled = true;
     });
