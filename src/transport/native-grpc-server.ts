@@ -58,7 +58,7 @@ export interface NativeGrpcServerOptions extends GrpcServerOptions {
   readonly keepaliveTimeMs?: number;
   /** ... and dropped when the PING is not answered within this (default 10 s). */
   readonly keepaliveTimeoutMs?: number;
-  /** Bytes held, across all calls, for request messages that arrive in several pieces (default 64 MiB). */
+  /** Bytes held, across all calls, for request messages not yet complete (default 64 MiB). */
   readonly maxBufferedBytes?: number;
 }
 
@@ -269,16 +269,10 @@ class Call {
     if (this.state !== CallState.Receiving) return;
     const received = this.received + chunk.length;
     this.received = received;
-    if (this.first === null) {
-      this.first = chunk;
-    } else {
-      if (this.chunks === null) {
-        this.chunks = [this.first];
-        this.hold(this.first.length);
-      }
-      this.chunks.push(chunk);
-      this.hold(chunk.length);
-    }
+    if (this.first === null) this.first = chunk;
+    else (this.chunks ??= [this.first]).push(chunk);
+    this.buffered += chunk.length;
+    this.server.bufferedBytes += chunk.length;
     const max = this.server.maxReceiveBytes;
     if (this.declared < 0 && received >= FRAME_HEADER_BYTES) {
       const header = this.first.length >= FRAME_HEADER_BYTES ? this.first : Buffer.concat(this.chunks as Buffer[], received);
@@ -480,11 +474,6 @@ class Call {
       this.stopWatching();
       this.stopWatching = null;
     }
-  }
-
-  private hold(bytes: number): void {
-    this.buffered += bytes;
-    this.server.bufferedBytes += bytes;
   }
 
   private release(): void {

@@ -391,6 +391,19 @@ describe('connections: keepalive, concurrency, drain, hostile clients', () => {
     expect(held.inputs.length).toBe(1);
   });
 
+  it('bounds the bytes held for unfinished requests across all connections', async () => {
+    const running = await start(answerAtOnce, { maxBufferedBytes: 12 * 1024, receiveTimeoutMs: 1000 });
+    const partial = (bytes: number) => grpcFrame(Buffer.alloc(bytes), 0, 64 * 1024).subarray(0, bytes);
+    const first = rawGrpcCall(running.address, { body: [partial(8 * 1024)], end: false });
+    await until(() => running.stats().calls === 1, 'the first partial request');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await rawGrpcCall(running.address, { body: [partial(8 * 1024)], end: false });
+    expect(second).toMatchObject({ status: 8, trailersOnly: true });
+    expect((await first).status).toBe(4);
+    // What the first one held is released with it.
+    expect((await rawGrpcCall(running.address, { body: [grpcFrame(checkBytes())] })).status).toBe(0);
+  });
+
   it('closes a connection idle for idleTimeoutMs with GOAWAY', async () => {
     const running = await start(answerAtOnce, { idleTimeoutMs: 200 });
     const session = rawSession(running.address);
