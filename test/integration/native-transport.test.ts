@@ -391,6 +391,25 @@ describe('connections: keepalive, concurrency, drain, hostile clients', () => {
     expect(held.inputs.length).toBe(1);
   });
 
+  it('lets go of streams reset as soon as they open (rapid reset), and keeps serving', async () => {
+    const held = new HeldChecks(decide);
+    const running = await start(held.check);
+    const session = rawSession(running.address);
+    await new Promise((resolve) => session.once('remoteSettings', resolve));
+    const closed: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc' });
+      stream.on('error', () => undefined);
+      if (i % 2 === 0) stream.write(grpcFrame(checkBytes()));
+      closed.push(new Promise((resolve) => stream.on('close', () => resolve())));
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+    await Promise.all(closed);
+    await until(() => running.stats().calls === 0, 'every reset call released');
+    held.release();
+    expect((await rawGrpcCall(running.address, { body: [grpcFrame(checkBytes())] })).status).toBe(0);
+  });
+
   it('bounds the bytes held for unfinished requests across all connections', async () => {
     const running = await start(answerAtOnce, { maxBufferedBytes: 12 * 1024, receiveTimeoutMs: 1000 });
     const partial = (bytes: number) => grpcFrame(Buffer.alloc(bytes), 0, 64 * 1024).subarray(0, bytes);
