@@ -222,7 +222,12 @@ async function runCheck(call: Call, input: CheckInput): Promise<void> {
   } catch {
     decision = edgeDenial('internal_error', 'internal error while checking');
   }
-  call.decided(decision, input);
+  try {
+    call.decided(decision, input);
+  } catch {
+    // Nothing thrown here may become an unhandled rejection (it would end the process).
+    call.stream.destroy();
+  }
 }
 
 class Call {
@@ -587,30 +592,38 @@ class NativeServer {
   private sweep(): void {
     const now = Date.now();
     for (const session of this.sessions) {
-      const state = session[SESSION] as SessionState;
-      if (!state.settled) {
-        if (now - state.createdAt >= this.handshakeTimeoutMs) session.destroy();
-        continue;
+      try {
+        this.sweepSession(session, session[SESSION] as SessionState, now);
+      } catch {
+        // A timer callback must never throw: a session in a state node refuses to act on goes.
+        session.destroy();
       }
-      if (state.pingOutstanding) {
-        if (now - state.lastPingAt >= this.keepaliveTimeoutMs) session.destroy();
-        continue;
-      }
-      if (state.calls === 0 && !state.closing && now - state.idleSince >= this.idleTimeoutMs) {
-        state.closing = true;
-        session.close();
-        continue;
-      }
-      if (now - state.lastPingAt >= this.keepaliveTimeMs && !session.destroyed) {
-        state.lastPingAt = now;
-        state.pingOutstanding = true;
-        const sent = session.ping((error) => {
-          state.pingOutstanding = false;
-          state.lastPingAt = Date.now();
-          if (error !== null) session.destroy();
-        });
-        if (!sent) state.pingOutstanding = false;
-      }
+    }
+  }
+
+  private sweepSession(session: TrackedSession, state: SessionState, now: number): void {
+    if (!state.settled) {
+      if (now - state.createdAt >= this.handshakeTimeoutMs) session.destroy();
+      return;
+    }
+    if (state.pingOutstanding) {
+      if (now - state.lastPingAt >= this.keepaliveTimeoutMs) session.destroy();
+      return;
+    }
+    if (state.calls === 0 && !state.closing && now - state.idleSince >= this.idleTimeoutMs) {
+      state.closing = true;
+      session.close();
+      return;
+    }
+    if (now - state.lastPingAt >= this.keepaliveTimeMs && !session.destroyed) {
+      state.lastPingAt = now;
+      state.pingOutstanding = true;
+      const sent = session.ping((error) => {
+        state.pingOutstanding = false;
+        state.lastPingAt = Date.now();
+        if (error !== null) session.destroy();
+      });
+      if (!sent) state.pingOutstanding = false;
     }
   }
 
