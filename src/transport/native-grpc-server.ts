@@ -58,7 +58,7 @@ export interface NativeGrpcServerOptions extends GrpcServerOptions {
   readonly keepaliveTimeMs?: number;
   /** ... and dropped when the PING is not answered within this (default 10 s). */
   readonly keepaliveTimeoutMs?: number;
-  /** Bytes held, across all calls, for request messages that arrive in several pieces (default 64 MiB). */
+  /** Bytes held, across all calls, for request messages not yet complete (default 64 MiB). */
   readonly maxBufferedBytes?: number;
 }
 
@@ -83,6 +83,7 @@ const {
 } = http2.constants;
 
 const ACCEPT_ENCODING = 'identity,deflate,gzip';
+const CONNECTION_WINDOW_BYTES = 1024 * 1024;
 const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
   [HTTP2_HEADER_STATUS]: HTTP_STATUS_OK,
   [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
@@ -221,7 +222,12 @@ async function runCheck(call: Call, input: CheckInput): Promise<void> {
   } catch (error) {
     decision = internalErrorDenial(error);
   }
-  call.decided(decision, input);
+  try {
+    call.decided(decision, input);
+  } catch {
+    // Nothing thrown here may become an unhandled rejection (it would end the process).
+    call.stream.destroy();
+  }
 }
 
 class Call {
@@ -268,16 +274,10 @@ class Call {
     if (this.state !== CallState.Receiving) return;
     const received = this.received + chunk.length;
     this.received = received;
-    if (this.first === null) {
-      this.first = chunk;
-    } else {
-      if (this.chunks === null) {
-        this.chunks = [this.first];
-        this.hold(this.first.length);
-      }
-      this.chunks.push(chunk);
-      this.hold(chunk.length);
-    }
+    if (this.first === null) this.first = chunk;
+    else (this.chunks ??= [this.first]).push(chunk);
+    this.buffered += chunk.length;
+    this.server.bufferedBytes += chunk.length;
     const max = this.server.maxReceiveBytes;
     if (this.declared < 0 && received >= FRAME_HEADER_BYTES) {
       const header = this.first.length >= FRAME_HEADER_BYTES ? this.first : Buffer.concat(this.chunks as Buffer[], received);
@@ -393,9 +393,15 @@ class Call {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return this.finish();
     const health = this.server.options.health;
-    stream.on('wantTrailers', onWantTrailers);
-    stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
-    stream.write(healthFrameFor(service, health));
+    try {
+      stream.on('wantTrailers', onWantTrailers);
+      stream.respond(RESPONSE_HEADERS, RESPOND_WITH_TRAILERS);
+      stream.write(healthFrameFor(service, health));
+    } catch {
+      this.finish();
+      stream.destroy();
+      return;
+    }
     // Rare and long-lived: closures are fine here.
     const stopStatus = health.watch(() => {
       if (this.state !== CallState.Done && !stream.destroyed) stream.write(healthFrameFor(service, health));
@@ -475,11 +481,6 @@ class Call {
     }
   }
 
-  private hold(bytes: number): void {
-    this.buffered += bytes;
-    this.server.bufferedBytes += bytes;
-  }
-
   private release(): void {
     this.server.bufferedBytes -= this.buffered;
     this.buffered = 0;
@@ -544,6 +545,13 @@ class NativeServer {
     const state: SessionState = { createdAt: now, settled: false, calls: 0, idleSince: now, lastPingAt: now, pingOutstanding: false, closing: false };
     session[SESSION] = state;
     this.sessions.add(session);
+    try {
+      // Room for many small requests in flight on one connection (Envoy multiplexes its checks)
+      // without waiting on WINDOW_UPDATEs; every byte is read at once, so this buffers nothing.
+      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+    } catch {
+      // An old peer or a session already gone: the default window still works.
+    }
     session.once('remoteSettings', () => {
       state.settled = true;
     });
@@ -584,30 +592,38 @@ class NativeServer {
   private sweep(): void {
     const now = Date.now();
     for (const session of this.sessions) {
-      const state = session[SESSION] as SessionState;
-      if (!state.settled) {
-        if (now - state.createdAt >= this.handshakeTimeoutMs) session.destroy();
-        continue;
+      try {
+        this.sweepSession(session, session[SESSION] as SessionState, now);
+      } catch {
+        // A timer callback must never throw: a session in a state node refuses to act on goes.
+        session.destroy();
       }
-      if (state.pingOutstanding) {
-        if (now - state.lastPingAt >= this.keepaliveTimeoutMs) session.destroy();
-        continue;
-      }
-      if (state.calls === 0 && !state.closing && now - state.idleSince >= this.idleTimeoutMs) {
-        state.closing = true;
-        session.close();
-        continue;
-      }
-      if (now - state.lastPingAt >= this.keepaliveTimeMs && !session.destroyed) {
-        state.lastPingAt = now;
-        state.pingOutstanding = true;
-        const sent = session.ping((error) => {
-          state.pingOutstanding = false;
-          state.lastPingAt = Date.now();
-          if (error !== null) session.destroy();
-        });
-        if (!sent) state.pingOutstanding = false;
-      }
+    }
+  }
+
+  private sweepSession(session: TrackedSession, state: SessionState, now: number): void {
+    if (!state.settled) {
+      if (now - state.createdAt >= this.handshakeTimeoutMs) session.destroy();
+      return;
+    }
+    if (state.pingOutstanding) {
+      if (now - state.lastPingAt >= this.keepaliveTimeoutMs) session.destroy();
+      return;
+    }
+    if (state.calls === 0 && !state.closing && now - state.idleSince >= this.idleTimeoutMs) {
+      state.closing = true;
+      session.close();
+      return;
+    }
+    if (now - state.lastPingAt >= this.keepaliveTimeMs && !session.destroyed) {
+      state.lastPingAt = now;
+      state.pingOutstanding = true;
+      const sent = session.ping((error) => {
+        state.pingOutstanding = false;
+        state.lastPingAt = Date.now();
+        if (error !== null) session.destroy();
+      });
+      if (!sent) state.pingOutstanding = false;
     }
   }
 

@@ -30,6 +30,7 @@ describe.each(GRPC_TRANSPORTS)('Authorization service over gRPC (%s transport), 
       limits: LIMITS,
       check: async (input) => {
         seen.push(input);
+        if (input.headers.get('authorization')?.[0] === 'Bearer explode') throw new Error('a bug, not a bad token');
         return trivialDecision(input);
       },
     });
@@ -110,5 +111,11 @@ describe.each(GRPC_TRANSPORTS)('Authorization service over gRPC (%s transport), 
   it('answers a request with no attributes at all without failing the RPC', async () => {
     const view = readCheckResponse(await client.check({}));
     expect(view).toMatchObject({ allowed: false, reason: 'token_missing', httpStatus: 401 });
+  });
+
+  it('denies internal_error (HTTP 500, status 13) inside a successful RPC when the check itself fails', async () => {
+    const view = readCheckResponse(await client.check(envoyCheckRequest({ token: 'explode', workload: ORDERS })));
+    expect(view).toMatchObject({ allowed: false, grpcCode: 13, reason: 'internal_error', httpStatus: 500 });
+    expect(view.headers['www-authenticate']).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeCheckResponse } from '../../../src/transport/check-response-encoder.js';
+import { encodeCheckResponse, encodeCheckResponseFrame } from '../../../src/transport/check-response-encoder.js';
 import { structFrom } from '../../../src/transport/envoy-response.js';
 import { AUTHORIZATION_SERVICE_NAME, hopguardProtos } from '../../../src/transport/proto.js';
 import type { CheckResponse, HeaderAppendAction, HeaderValueOption } from '../../../src/transport/proto.js';
@@ -91,4 +91,16 @@ describe('encodeCheckResponse', () => {
     expect(decoded.ok_response.headers[0]!.header.value).toBe('a\ufffdb');
   });
 
+  it('frames the same bytes as one gRPC message for the native transport: flag 0, 32-bit length, message', () => {
+    fc.assert(
+      fc.property(checkResponse, (response) => {
+        const message = encodeCheckResponse(response);
+        const framed = encodeCheckResponseFrame(response);
+        expect(framed[0]).toBe(0);
+        expect(framed.readUInt32BE(1)).toBe(message.length);
+        expect(framed.subarray(5).equals(message)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
