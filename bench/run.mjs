@@ -251,10 +251,16 @@ function runNodeClient(server, { bodiesPath, rate, once, loadCores }) {
     });
     child.on('exit', (code) => {
       if (!result || cpuAtStart === null || cpuAtEnd === null) return reject(new Error(`load client failed (exit ${code})`));
-      const serverContextSwitches = switchesAtStart === null || switchesAtEnd === null ? null : switchesAtEnd - switchesAtStart;
-      resolve({ ...result, serverCpuSeconds: cpuAtEnd - cpuAtStart, serverContextSwitches });
+      const switches = switchesBetween(switchesAtStart, switchesAtEnd);
+      resolve({ ...result, serverCpuSeconds: cpuAtEnd - cpuAtStart, serverContextSwitches: switches.total, serverVoluntarySwitches: switches.voluntary });
     });
   });
+}
+
+/** Context switches between two contextSwitches() samples (nulls when /proc could not be read). */
+function switchesBetween(before, after) {
+  if (before === null || after === null) return { total: null, voluntary: null };
+  return { total: after.total - before.total, voluntary: after.voluntary - before.voluntary };
 }
 
 function h2loadArgs(server, bodiesPath, seconds, logFile, rate) {
@@ -284,7 +290,7 @@ function runH2load(server, { bodiesPath, rate, loadCores }) {
   const measured = run(durationS, logFile);
   const serverCpuSeconds = cpuSeconds(server.pid) - before;
   const switchesAfter = contextSwitches(server.pid);
-  const serverContextSwitches = switchesBefore === null || switchesAfter === null ? null : switchesAfter - switchesBefore;
+  const switches = switchesBetween(switchesBefore, switchesAfter);
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const out = measured.stdout;
   const succeeded = Number(/(\d+) succeeded/.exec(out)?.[1] ?? 0);
@@ -298,7 +304,7 @@ function runH2load(server, { bodiesPath, rate, loadCores }) {
     .filter((value) => Number.isFinite(value));
   rmSync(logFile, { force: true });
   // h2load's CPU is its own process; the server's CPU is sampled around the measured run.
-  return { client: 'h2load', seconds, requests: succeeded, errors: failed, grpcErrors: null, rps: succeeded / seconds, latencyMs: latencySummaryMs(latencies), serverCpuSeconds, serverContextSwitches };
+  return { client: 'h2load', seconds, requests: succeeded, errors: failed, grpcErrors: null, rps: succeeded / seconds, latencyMs: latencySummaryMs(latencies), serverCpuSeconds, serverContextSwitches: switches.total, serverVoluntarySwitches: switches.voluntary };
 }
 
 async function measure(spec, scenario, bodiesPath, probeBody) {
@@ -315,6 +321,7 @@ async function measure(spec, scenario, bodiesPath, probeBody) {
       probedDecision: decision,
       cpuPerCheckUs: result.requests > 0 ? (result.serverCpuSeconds / result.requests) * 1e6 : null,
       contextSwitchesPerCheck: result.requests > 0 && result.serverContextSwitches !== null ? Math.round((result.serverContextSwitches / result.requests) * 100) / 100 : null,
+      voluntarySwitchesPerCheck: result.requests > 0 && result.serverVoluntarySwitches !== null ? Math.round((result.serverVoluntarySwitches / result.requests) * 100) / 100 : null,
       serverCpuShare: result.serverCpuSeconds / result.seconds,
       ...(rate ? { targetRate: Math.round(rate) } : {}),
     };
@@ -520,7 +527,7 @@ for (const scenario of scenarios) {
         capacityPerCpu: ratio(bare.cpuPerCheckUs, hopguard.cpuPerCheckUs),
       },
     };
-    log(`  ${baselineName} ${Math.round(bare.rps)}/s, hopguard ${Math.round(hopguard.rps)}/s, p99 ${bare.latencyMs.p99} vs ${hopguard.latencyMs.p99} ms, CPU/check ${Math.round(hopguard.cpuPerCheckUs)} µs (${Math.round(bare.cpuPerCheckUs)} µs), context switches/check ${hopguard.contextSwitchesPerCheck} (${bare.contextSwitchesPerCheck})`);
+    log(`  ${baselineName} ${Math.round(bare.rps)}/s, hopguard ${Math.round(hopguard.rps)}/s, p99 ${bare.latencyMs.p99} vs ${hopguard.latencyMs.p99} ms, CPU/check ${Math.round(hopguard.cpuPerCheckUs)} µs (${Math.round(bare.cpuPerCheckUs)} µs), context switches/check ${hopguard.contextSwitchesPerCheck} (${bare.contextSwitchesPerCheck}), voluntary ${hopguard.voluntarySwitchesPerCheck} (${bare.voluntarySwitchesPerCheck})`);
   } finally {
     if (redis) redis.child.kill('SIGKILL');
   }
@@ -640,16 +647,16 @@ lines.push(`Command: \`${results.environment.command}\` (${results.environment.d
 lines.push(`server pinned to ${HAS_TASKSET ? `core ${cpu.server}` : '(no taskset)'}, load generator on ${HAS_TASKSET ? `core ${cpu.load}` : '(no taskset)'}; ${results.environment.concurrency}; ${results.environment.windows}.`);
 lines.push(`Load average at the end: ${results.environment.loadAverageAtEnd} (the machine is shared: compare the ratios and CPU per check, not absolute rates). hopguard transport: ${results.environment.transport}.`, '');
 for (const note of results.notes) lines.push(`Note: ${note}`, '');
-lines.push('| scenario | client | baseline | baseline req/s | hopguard req/s | ratio | p50 ms (ratio) | p99 ms (ratio) | p99.9 ms (ratio) | CPU/check µs (baseline) | checks per CPU-s vs baseline | context switches/check (baseline) |');
-lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| scenario | client | baseline | baseline req/s | hopguard req/s | ratio | p50 ms (ratio) | p99 ms (ratio) | p99.9 ms (ratio) | CPU/check µs (baseline) | checks per CPU-s vs baseline | context switches/check (baseline) | voluntary switches/check (baseline) |');
+lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, entry] of Object.entries(s)) {
   if (entry.skipped) {
-    lines.push(`| ${name} | skipped: ${entry.skipped} |||||||||||`);
+    lines.push(`| ${name} | skipped: ${entry.skipped} ||||||||||||`);
     continue;
   }
   const { bare, hopguard, ratios } = entry;
   lines.push(
-    `| ${name} | ${hopguard.client} | ${entry.baseline} | ${fmt(bare.rps)} | ${fmt(hopguard.rps)} | ${pct(ratios.rps)} | ${fmt(hopguard.latencyMs.p50, 2)} (${fmt(ratios.p50, 2)}x) | ${fmt(hopguard.latencyMs.p99, 2)} (${fmt(ratios.p99, 2)}x) | ${fmt(hopguard.latencyMs.p999, 2)} (${fmt(ratios.p999, 2)}x) | ${fmt(hopguard.cpuPerCheckUs)} (${fmt(bare.cpuPerCheckUs)}) | ${pct(ratios.capacityPerCpu)} | ${fmt(hopguard.contextSwitchesPerCheck, 2)} (${fmt(bare.contextSwitchesPerCheck, 2)}) |`,
+    `| ${name} | ${hopguard.client} | ${entry.baseline} | ${fmt(bare.rps)} | ${fmt(hopguard.rps)} | ${pct(ratios.rps)} | ${fmt(hopguard.latencyMs.p50, 2)} (${fmt(ratios.p50, 2)}x) | ${fmt(hopguard.latencyMs.p99, 2)} (${fmt(ratios.p99, 2)}x) | ${fmt(hopguard.latencyMs.p999, 2)} (${fmt(ratios.p999, 2)}x) | ${fmt(hopguard.cpuPerCheckUs)} (${fmt(bare.cpuPerCheckUs)}) | ${pct(ratios.capacityPerCpu)} | ${fmt(hopguard.contextSwitchesPerCheck, 2)} (${fmt(bare.contextSwitchesPerCheck, 2)}) | ${fmt(hopguard.voluntarySwitchesPerCheck, 2)} (${fmt(bare.voluntarySwitchesPerCheck, 2)}) |`,
   );
 }
 lines.push('');

@@ -143,25 +143,35 @@ function cpuSecondsOfProcess(pid) {
 }
 
 /**
- * Context switches of all the process's threads so far (voluntary and not). Per check, it shows
- * hand-offs a CPU figure hides the reason for: a WebCrypto verify goes to the thread pool and back.
+ * Context switches of all the process's threads (and its descendants') so far: `total` (voluntary
+ * and not) and `voluntary` alone. Per check, they show hand-offs a CPU figure hides the reason
+ * for: a verify handed to the thread pool and back makes threads sleep and wake (voluntary),
+ * while a busy machine preempting the server adds involuntary ones, so on a shared machine the
+ * voluntary figure is the one that tells the two apart. Null when /proc cannot be read.
  */
 export function contextSwitches(pid) {
-  let total = 0;
+  const sum = { total: 0, voluntary: 0 };
   for (const one of processTree(pid)) {
     const switches = contextSwitchesOfProcess(one);
-    if (switches === null) return one === pid ? null : total;
-    total += switches;
+    if (switches === null) {
+      if (one === pid) return null;
+      continue;
+    }
+    sum.total += switches.total;
+    sum.voluntary += switches.voluntary;
   }
-  return total;
+  return sum;
 }
 
 function contextSwitchesOfProcess(pid) {
-  let switches = 0;
+  const switches = { total: 0, voluntary: 0 };
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        for (const match of readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8').matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) switches += Number(match[1]);
+        for (const match of readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8').matchAll(/^(non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) {
+          switches.total += Number(match[2]);
+          if (match[1] === undefined) switches.voluntary += Number(match[2]);
+        }
       } catch {
         // the thread ended between the listing and the read
       }
