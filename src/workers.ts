@@ -25,8 +25,8 @@ import { startAdminServer, type ReadinessReport } from './transport/admin-server
 /** How often the config file is re-read (content hash), whatever fs.watch reports. */
 export const CONFIG_POLL_MS = 1_000;
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-/** Added to drainTimeout before a drain is cut short: the process exits even if a close hangs. */
-const DRAIN_MARGIN_MS = 2_000;
+/** At most this much of drainTimeout is kept for what follows the checks (stores, exporters, exit). */
+const DRAIN_RESERVE_MAX_MS = 1_000;
 const IPC_TIMEOUT_MS = 1_000;
 const RESPAWN_DELAY_MS = 1_000;
 
@@ -144,12 +144,22 @@ export interface ServeOptions {
   readonly announce: (addresses: { grpc: string; http: string | null; admin: string | null; workers: number }) => void;
 }
 
+/**
+ * How a drain spends drainTimeout (SPEC "Shutdown": exit within it): the checks in flight get
+ * `checksMs`, a process that is still closing exits at `exitMs`, and a cluster primary stops
+ * waiting for its workers at `primaryMs`, the last moment.
+ */
+export function drainSchedule(drainTimeoutMs: number): { checksMs: number; exitMs: number; primaryMs: number } {
+  const reserve = Math.min(DRAIN_RESERVE_MAX_MS, Math.floor(drainTimeoutMs / 5));
+  return { checksMs: drainTimeoutMs - reserve, exitMs: drainTimeoutMs - Math.floor(reserve / 2), primaryMs: drainTimeoutMs - Math.floor(reserve / 4) };
+}
+
 function exitAfterDrain(logger: Logger, drainTimeoutMs: number, drain: () => Promise<void>): void {
   const guard = setTimeout(() => {
     logger.warn({ drainTimeoutMs }, 'drain did not finish in time; exiting');
     logger.flush?.();
     process.exit(0);
-  }, drainTimeoutMs + DRAIN_MARGIN_MS);
+  }, drainSchedule(drainTimeoutMs).exitMs);
   guard.unref();
   drain().then(
     () => {
@@ -191,8 +201,9 @@ export async function serveSingleProcess(options: ServeOptions): Promise<Running
     stopping = true;
     reloader?.stop();
     logger.info({ signal }, 'draining');
-    exitAfterDrain(logger, running.currentConfig().drainTimeoutMs, async () => {
-      await running.close();
+    const drainTimeoutMs = running.currentConfig().drainTimeoutMs;
+    exitAfterDrain(logger, drainTimeoutMs, async () => {
+      await running.close(drainSchedule(drainTimeoutMs).checksMs);
       await traces?.shutdown();
       await options.onStopped?.();
     });
@@ -234,8 +245,9 @@ export function runClusterWorker(): void {
     stopping = true;
     if (running === null) process.exit(0);
     const active = running;
-    exitAfterDrain(logger, active.currentConfig().drainTimeoutMs, async () => {
-      await active.close();
+    const drainTimeoutMs = active.currentConfig().drainTimeoutMs;
+    exitAfterDrain(logger, drainTimeoutMs, async () => {
+      await active.close(drainSchedule(drainTimeoutMs).checksMs);
       await traces?.shutdown();
     });
   };
@@ -424,13 +436,23 @@ export async function serveCluster(options: ServeOptions & { readonly configText
     draining = true;
     reloader.stop();
     logger.info({ signal, workers: workers.size }, 'draining every worker');
-    exitAfterDrain(logger, config.drainTimeoutMs, async () => {
+    // Each worker exits by itself within drainTimeout; one that has not by then is killed, so the
+    // primary still exits after every worker has, and in time.
+    const stragglers = setTimeout(() => {
+      for (const { worker } of workers.values()) {
+        logger.warn({ worker: worker.id }, 'worker still draining at drainTimeout; killing it');
+        worker.process.kill('SIGKILL');
+      }
+    }, drainSchedule(config.drainTimeoutMs).primaryMs);
+    stragglers.unref();
+    exitAfterDrain(logger, config.drainTimeoutMs + DRAIN_RESERVE_MAX_MS, async () => {
       const exited = new Promise<void>((resolve) => {
         allExited = resolve;
         if (workers.size === 0) resolve();
       });
       for (const { worker } of workers.values()) if (worker.isConnected()) worker.send({ type: 'hopguard:drain' } satisfies ToWorker);
       await exited;
+      clearTimeout(stragglers);
       await admin?.close();
       await registry.shutdown();
     });

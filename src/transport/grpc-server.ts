@@ -27,8 +27,47 @@ export interface RunningGrpcServer {
   /** host:port actually bound (the port resolved when 0 was asked for). */
   readonly address: string;
   readonly server: grpc.Server;
-  /** Stop accepting calls and connections; resolve once in-flight calls are answered or `graceMs` passed. */
+  /**
+   * Stops accepting, sends every connection a GOAWAY, and resolves once the calls in flight are
+   * answered (or `graceMs` passed): idle connections are not waited for.
+   */
   close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Counts the calls whose stream is open, from the request's headers to the stream's close. A
+ * server interceptor sees a call from its first frame, before its message has arrived, so a check
+ * half received is counted too. grpc-js reports every stream's close as onCancel, answered or not.
+ */
+export function createCallTracker(): { interceptor: grpc.ServerInterceptor; active(): number; whenIdle(callback: () => void): void } {
+  let active = 0;
+  const idleWaiters: (() => void)[] = [];
+  const ended = () => {
+    active -= 1;
+    if (active === 0) for (const waiter of idleWaiters.splice(0)) waiter();
+  };
+  const interceptor: grpc.ServerInterceptor = (_method, call) => {
+    active += 1;
+    let open = true;
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onCancel: () => {
+            if (!open) return;
+            open = false;
+            ended();
+          },
+        }),
+    });
+  };
+  return {
+    interceptor,
+    active: () => active,
+    whenIdle(callback) {
+      if (active === 0) callback();
+      else idleWaiters.push(callback);
+    },
+  };
 }
 
 /** hopguard reads headers only; a 1 MiB request is already far beyond any real CheckRequest. */
@@ -36,9 +75,11 @@ const MAX_RECEIVE_BYTES = 1024 * 1024;
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const protos = hopguardProtos();
+  const calls = createCallTracker();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
+    interceptors: [calls.interceptor],
   });
 
   const check: grpc.handleUnaryCall<DecodedCheckRequest, CheckResponse> = (call, callback) => {
@@ -85,15 +126,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     server,
     close: (graceMs: number) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
           server.forceShutdown();
           resolve();
-        }, graceMs);
+        };
+        const timer = setTimeout(finish, graceMs);
         timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        // Closes the listener and sends every connection a GOAWAY; it reports only once every
+        // peer has closed its side, which an idle Envoy connection may never do, so the calls in
+        // flight decide instead. A call's stream closes after its answer is written.
+        server.tryShutdown(finish);
+        calls.whenIdle(() => setImmediate(finish));
       }),
   };
 }
