@@ -308,6 +308,56 @@ export function runClusterWorker(): void {
   process.on('disconnect', stop);
 }
 
+/** The internal message node:cluster's round-robin handoff sends with each accepted connection. */
+interface ClusterHandoff {
+  readonly cmd: 'NODE_CLUSTER';
+  readonly act: 'newconn';
+  readonly seq: number;
+}
+
+function isHandoff(message: unknown): message is ClusterHandoff {
+  const candidate = message as Partial<ClusterHandoff> | null;
+  return candidate?.cmd === 'NODE_CLUSTER' && candidate.act === 'newconn' && typeof candidate.seq === 'number';
+}
+
+/**
+ * node:cluster's round-robin scheduling accepts each connection in the primary and sends its
+ * handle to a worker, closing the primary's copy only when that worker acknowledges it. A worker
+ * that dies first never acknowledges, and the primary would hold the connection open forever,
+ * unserved: the client waits for its deadline instead of retrying. So every handoff is remembered
+ * until its acknowledgement (`ack` carries the handoff's `seq`), and the handoffs a worker never
+ * acknowledged are closed the moment its channel or process goes: the client sees the connection
+ * close at once and reconnects, to a live worker.
+ */
+export function closeUnacknowledgedHandoffs(worker: Worker): void {
+  const child = worker.process;
+  const pending = new Map<number, { close(): void }>();
+  const send = child.send.bind(child) as (...args: unknown[]) => boolean;
+  child.send = ((...args: unknown[]) => {
+    const [message, handle] = args;
+    if (isHandoff(message) && handle !== null && typeof handle === 'object' && typeof (handle as { close?: unknown }).close === 'function') {
+      pending.set(message.seq, handle as { close(): void });
+    }
+    return send(...args);
+  }) as typeof child.send;
+  // 'internalMessage' carries node's own NODE_* messages (not in the typings).
+  (child as unknown as NodeJS.EventEmitter).on('internalMessage', (message: { cmd?: unknown; ack?: unknown }) => {
+    if (message?.cmd === 'NODE_CLUSTER' && typeof message.ack === 'number') pending.delete(message.ack);
+  });
+  const closeUnacknowledged = () => {
+    for (const handle of pending.values()) {
+      try {
+        handle.close();
+      } catch {
+        // already closed
+      }
+    }
+    pending.clear();
+  };
+  child.once('disconnect', closeUnacknowledged);
+  child.once('exit', closeUnacknowledged);
+}
+
 /** The cluster primary: forks, supervises, serves admin, watches the config, relays drain and reload. */
 export async function serveCluster(options: ServeOptions & { readonly configText: string }): Promise<void> {
   const count = workerCount(options.config);
@@ -371,6 +421,7 @@ export async function serveCluster(options: ServeOptions & { readonly configText
   let onStartFailed: ((error: Error) => void) | null = null;
   function fork(): void {
     const worker = cluster.fork();
+    closeUnacknowledgedHandoffs(worker);
     workers.set(worker.id, { worker, started: false });
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'hopguard:listening') {
