@@ -46,7 +46,9 @@ export function createDecisionLogger(logger: Logger, sampleRate: number, random:
           decision: decisionLabel(decision),
           reason: reasonLabel(decision),
           workload: decision.workload,
-          source: bounded(audit.source),
+          // The caller step resolves the caller (XFCC included); a denial before it still names the
+          // mTLS caller the request came from, so every line says who called.
+          source: bounded(audit.source || (input?.sourcePrincipal ?? '')),
           iss: bounded(audit.iss),
           sub: bounded(audit.sub),
           jti: bounded(audit.jti),
