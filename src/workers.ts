@@ -79,7 +79,7 @@ export function createConfigReloader(deps: ConfigReloaderDeps): ConfigReloader {
     const seen = digest(text);
     if (trigger === 'file' && seen === lastSeen) return 'unchanged';
     lastSeen = seen;
-    const loaded = loadConfigText(text);
+    const loaded = loadConfigText(text, deps.path);
     if (!loaded.ok) {
       deps.metrics.recordReload('invalid');
       log.warn({ trigger, errors: loaded.errors.slice(0, 20) }, 'config reload refused: invalid config; keeping the running config');
