@@ -21,6 +21,7 @@ import { createLogger, createMetricRegistry, createReloadMetrics, type ReloadMet
 import { workerMetricsProducer } from './telemetry/cluster-metrics.js';
 import { startTraceExport, type TraceExport } from './telemetry/trace-export.js';
 import { startAdminServer, type ReadinessReport } from './transport/admin-server.js';
+import { ListenError, type ListenerName } from './transport/listen-error.js';
 
 /** How often the config file is re-read (content hash), whatever fs.watch reports. */
 export const CONFIG_POLL_MS = 1_000;
@@ -225,7 +226,7 @@ type ToWorker =
 type FromWorker =
   | { readonly type: 'hopguard:listening' }
   | { readonly type: 'hopguard:started'; readonly grpc: string; readonly http: string | null }
-  | { readonly type: 'hopguard:failed'; readonly error: string }
+  | { readonly type: 'hopguard:failed'; readonly error: string; readonly listen?: { readonly listener: ListenerName; readonly address: string; readonly code: string } }
   | { readonly type: 'hopguard:metrics'; readonly id: number; readonly scopes: ScopeMetrics[] }
   | { readonly type: 'hopguard:ready'; readonly id: number; readonly report: ReadinessReport };
 
@@ -272,7 +273,8 @@ export function runClusterWorker(): void {
             send({ type: 'hopguard:started', grpc: started.grpcAddress, http: started.httpAddress });
           },
           (error: unknown) => {
-            send({ type: 'hopguard:failed', error: (error as Error)?.message ?? String(error) });
+            const listen = error instanceof ListenError ? { listener: error.listener, address: error.address, code: error.code } : undefined;
+            send({ type: 'hopguard:failed', error: (error as Error)?.message ?? String(error), ...(listen ? { listen } : {}) });
             process.exit(1);
           },
         );
@@ -432,8 +434,12 @@ export async function serveCluster(options: ServeOptions & { readonly configText
         addresses ??= { grpc: message.grpc, http: message.http };
         if (live().length === count) onAllStarted?.();
       } else if (message.type === 'hopguard:failed') {
-        logger.error({ worker: worker.id, error: message.error }, 'worker failed to start');
-        onStartFailed?.(new Error(message.error));
+        // A port that cannot be bound is reported once, in one line, by the command.
+        if (message.listen) onStartFailed?.(new ListenError(message.listen.listener, message.listen.address, message.listen.code));
+        else {
+          logger.error({ worker: worker.id, error: message.error }, 'worker failed to start');
+          onStartFailed?.(new Error(message.error));
+        }
       } else if ('id' in message) {
         pending.get(message.id)?.(message);
       }

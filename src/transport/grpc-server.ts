@@ -10,6 +10,7 @@ import { checkInputFrom } from './envoy-request.js';
 import { checkResponseFrom } from './envoy-response.js';
 import { AUTHORIZATION_SERVICE_NAME, hopguardProtos, type CheckResponse, type DecodedCheckRequest } from './proto.js';
 import { createHealthService, type HealthState } from './health.js';
+import { ListenError } from './listen-error.js';
 import { edgeDenial } from './overload.js';
 
 export type CheckHandler = (input: CheckInput) => Promise<Decision>;
@@ -114,10 +115,17 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   server.addService(protos.authorizationService, { Check: check } as grpc.UntypedServiceImplementation);
   server.addService(protos.healthService, createHealthService(options.health, [AUTHORIZATION_SERVICE_NAME]));
 
+  // grpc-js logs a failed bind itself, besides the error it hands back; hopguard reports that
+  // error in one line, so the library's own line is silenced for the bind unless asked for.
+  const verbosity = (process.env.GRPC_NODE_VERBOSITY ?? process.env.GRPC_VERBOSITY ?? '').toUpperCase();
+  const quietBind = verbosity === '' || verbosity === 'ERROR';
+  if (quietBind) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
+      error ? reject(ListenError.from('grpc', options.address, error)) : resolve(boundPort),
     );
+  }).finally(() => {
+    if (quietBind) grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
   });
   const host = options.address.slice(0, options.address.lastIndexOf(':'));
 

@@ -16,6 +16,7 @@ import type { CheckInput, Decision } from '../decision/types.js';
 import { callerFromXfcc } from '../identity/index.js';
 import { checkInputFrom } from './envoy-request.js';
 import type { CheckHandler } from './grpc-server.js';
+import { ListenError } from './listen-error.js';
 import { edgeDenial } from './overload.js';
 
 export const WORKLOAD_HEADER = 'x-hopguard-workload';
@@ -151,9 +152,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const colon = options.address.lastIndexOf(':');
   const host = options.address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: Error) => reject(ListenError.from('http', options.address, error));
+    server.once('error', failed);
     server.listen(Number(options.address.slice(colon + 1)), host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
