@@ -9,6 +9,7 @@ import { createCertificateAuthority, createWorkloadCertificate } from '../helper
 import { createEnvoyClient, envoyCheckRequest, readCheckResponse, type EnvoyClient, type EnvoyRequestOptions } from '../helpers/envoy-client.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { generateTestKey, jwksOf, signToken, type TestKey } from '../helpers/keys.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 const STRICT = 'spiffe://cluster.local/ns/shop/sa/strict';
@@ -61,7 +62,7 @@ beforeAll(async () => {
     ],
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-  hopguard = await startHopguard(loaded.config);
+  hopguard = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
   client = createEnvoyClient(hopguard.grpcAddress);
 });
 
@@ -191,7 +192,7 @@ describe('edge denials: overloaded and replay_store_unavailable', () => {
       limits: { maxConcurrentChecks: 1 },
     });
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-    const server = await startHopguard(loaded.config);
+    const server = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
     const local = createEnvoyClient(server.grpcAddress);
     try {
       // After a good start the IdP hangs; a token with a new kid makes the first check wait on a refetch.
@@ -220,7 +221,7 @@ describe('edge denials: overloaded and replay_store_unavailable', () => {
       replay: { store: 'redis', redis: { url: 'redis://127.0.0.1:1' }, timeout: '200ms' },
     });
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-    const server = await startHopguard(loaded.config);
+    const server = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
     const local = createEnvoyClient(server.grpcAddress);
     try {
       const view = readCheckResponse(await local.check(envoyCheckRequest({ token: await mint(), destinationPrincipal: ORDERS, sourcePrincipal: FRONTEND })));
