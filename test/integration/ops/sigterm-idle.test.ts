@@ -37,14 +37,17 @@ const HTTP2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r
  * A peer that never closes its side: it connects, optionally writes `hello`, reads whatever comes
  * (a GOAWAY, a FIN) and keeps its half of the connection open.
  */
-function stubbornPeer(address: string, hello?: Buffer): Socket {
+function stubbornPeer(address: string, hello?: Buffer): { socket: Socket; closedByServer: Promise<void> } {
   const colon = address.lastIndexOf(':');
   const socket = connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)), allowHalfOpen: true });
-  socket.on('error', () => undefined);
+  const closedByServer = new Promise<void>((resolve) => {
+    socket.on('end', () => resolve());
+    socket.on('error', () => resolve()); // a reset is a close too
+  });
   socket.on('data', () => undefined);
   if (hello) socket.write(hello);
   sockets.push(socket);
-  return socket;
+  return { socket, closedByServer };
 }
 
 /**
@@ -182,11 +185,12 @@ describe.each([
     expect(await keepAliveGet(agent, `http://${running.http}/`, { authorization: `Bearer ${await held.mint()}`, 'x-hopguard-workload': ORDERS })).toBe(200);
     expect(await keepAliveGet(agent, `http://${running.admin}/healthz`)).toBe(200);
     // Peers that never close their side: TCP only, an HTTP/2 preface and SETTINGS, an HTTP socket.
-    for (let i = 0; i < 4; i += 1) {
-      stubbornPeer(running.grpc);
-      stubbornPeer(running.grpc, HTTP2_PREFACE);
-      stubbornPeer(running.http as string);
-    }
+    const stubborn = Array.from({ length: 4 }, () => [
+      stubbornPeer(running.grpc),
+      stubbornPeer(running.grpc, HTTP2_PREFACE),
+      stubbornPeer(running.http as string),
+    ]).flat();
+    await eventually(() => stubborn.every((peer) => peer.socket.readyState === 'open') || undefined, 'the idle peers to connect');
 
     // A check in flight: its key refetch is held by the IdP.
     const busy = openChannel(running.grpc);
@@ -196,7 +200,13 @@ describe.each([
 
     const signalled = Date.now();
     running.kill('SIGTERM');
-    setTimeout(() => held.release(), 300);
+    // Idle connections are closed at once, while the check in flight still waits on the IdP.
+    const idleClosed = await Promise.race([
+      Promise.all(stubborn.map((peer) => peer.closedByServer)).then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), PROMPT_EXIT_MS)),
+    ]);
+    held.release();
+    expect(idleClosed).toBe(true);
     expect(readCheckResponse(await inFlight).allowed).toBe(true);
     const code = await running.exited;
     const elapsed = Date.now() - signalled;
