@@ -37,6 +37,23 @@ const istioWorkload = closed(
 );
 
 /**
+ * With no issuers and no workloads the chart runs hopguard's embedded demo (`hopguard serve
+ * --demo`, as `npm start` does), so values.yaml installs as it is. hopguard's own schema requires
+ * at least one of each; here that holds only once either is given, and then both must be.
+ */
+const issuersAndWorkloads = (issuers, workloads) => ({
+  type: 'object',
+  properties: {
+    config: { type: 'object', properties: { issuers: { type: 'array', ...issuers } } },
+    workloads: { type: 'object', ...workloads },
+  },
+});
+const demoOrComplete = {
+  if: { description: 'the embedded demo: no issuers and no workloads', ...issuersAndWorkloads({ maxItems: 0 }, { maxProperties: 0 }) },
+  else: { description: 'a real install: at least one issuer and at least one workload', ...issuersAndWorkloads({ minItems: 1 }, { minProperties: 1 }) },
+};
+
+/**
  * @param {Record<string, any>} configJsonSchema `z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7' })`
  * @returns {Record<string, any>} the values schema
  */
@@ -44,6 +61,9 @@ export function buildValuesSchema(configJsonSchema) {
   const { $schema, properties, required, ...rest } = configJsonSchema;
   const configProperties = { ...properties };
   for (const key of CHART_OWNED_CONFIG_KEYS) delete configProperties[key];
+  // Empty is the demo; demoOrComplete asks for at least one once anything is configured.
+  const { minItems: _atLeastOneIssuer, ...issuers } = configProperties.issuers;
+  configProperties.issuers = issuers;
   const config = {
     ...rest,
     description: "hopguard's config file, but for listen (from ports) and workloads (from .workloads)",
@@ -102,14 +122,14 @@ export function buildValuesSchema(configJsonSchema) {
       config,
       workloads: {
         type: 'object',
-        description: 'one entry per receiving workload, keyed by a short name (used in object names)',
-        minProperties: 1,
+        description: 'one entry per receiving workload, keyed by a short name (used in object names); none: the embedded demo',
         propertyNames: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$' },
         additionalProperties: workload,
       },
     },
     required: ['image', 'ports', 'istio', 'config', 'workloads'],
     additionalProperties: false,
+    ...demoOrComplete,
   };
 }
 

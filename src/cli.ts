@@ -42,11 +42,21 @@ async function serve(configPath: string | null): Promise<void> {
     process.stdout.write(`hopguard listening: ${parts.filter(Boolean).join(' ')}\n`);
     if (demo) process.stdout.write(`${demoBanner(demo, fileURLToPath(import.meta.url), at.grpc)}\n`);
   };
-  if (workers.workerCount(config) > 1 && configPath !== null && configText !== null) {
-    await workers.serveCluster({ configPath, config, configText, announce });
-    return;
+  try {
+    if (workers.workerCount(config) > 1 && configPath !== null && configText !== null) {
+      await workers.serveCluster({ configPath, config, configText, announce });
+      return;
+    }
+    await workers.serveSingleProcess({ configPath, config, configText, announce, ...(demo ? { onStopped: () => demo.close() } : {}) });
+  } catch (error) {
+    await demo?.close();
+    const { ListenError } = await import('./transport/listen-error.js');
+    if (demo && error instanceof ListenError && error.listener !== 'http') {
+      const variable = error.listener === 'grpc' ? 'HOPGUARD_DEMO_GRPC' : 'HOPGUARD_DEMO_ADMIN';
+      throw error.withHint(`the demo listens there unless ${variable} names another address, such as ${variable}=127.0.0.1:0`);
+    }
+    throw error;
   }
-  await workers.serveSingleProcess({ configPath, config, configText, announce, ...(demo ? { onStopped: () => demo.close() } : {}) });
 }
 
 async function run(command: Command): Promise<number | null> {
@@ -108,6 +118,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`hopguard: ${(error as Error)?.stack ?? String(error)}\n`);
+  // What a user can fix (a busy port) is one line; anything else is a bug, and its stack helps.
+  const oneLine = (error as Error)?.name === 'ListenError';
+  process.stderr.write(`hopguard: ${oneLine ? (error as Error).message : ((error as Error)?.stack ?? String(error))}\n`);
   process.exit(EXIT_ERROR);
 });

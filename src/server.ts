@@ -47,8 +47,11 @@ export interface RunningHopguard {
   readiness(): ReadinessReport;
   /** Swaps in a new, already validated config; key sets of unchanged issuers are kept. */
   reload(config: HopguardConfig): Promise<void>;
-  /** Reports NOT_SERVING and not ready, stops accepting, answers the checks in flight (up to drainTimeout), then stops. */
-  close(): Promise<void>;
+  /**
+   * Reports NOT_SERVING and not ready, stops accepting, closes idle connections, answers the
+   * checks in flight (for up to `graceMs`, default drainTimeout), then stops.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** An issuer counts as settled once its keys are usable, or once a load attempt ended without them. */
@@ -158,10 +161,9 @@ export async function startHopguard(initial: HopguardConfig, options: StartOptio
       telemetry.applyConfig(config);
       if (replayChanged) await previousReplay.close();
     },
-    async close() {
+    async close(graceMs = currentConfig().drainTimeoutMs) {
       draining = true;
       health.drain();
-      const graceMs = currentConfig().drainTimeoutMs;
       await Promise.all([grpcServer.close(graceMs), httpServer?.close(graceMs)]);
       await adminServer?.close();
       keySets.close();

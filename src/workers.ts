@@ -21,12 +21,13 @@ import { createLogger, createMetricRegistry, createReloadMetrics, type ReloadMet
 import { workerMetricsProducer } from './telemetry/cluster-metrics.js';
 import { startTraceExport, type TraceExport } from './telemetry/trace-export.js';
 import { startAdminServer, type ReadinessReport } from './transport/admin-server.js';
+import { ListenError, type ListenerName } from './transport/listen-error.js';
 
 /** How often the config file is re-read (content hash), whatever fs.watch reports. */
 export const CONFIG_POLL_MS = 1_000;
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-/** Added to drainTimeout before a drain is cut short: the process exits even if a close hangs. */
-const DRAIN_MARGIN_MS = 2_000;
+/** At most this much of drainTimeout is kept for what follows the checks (stores, exporters, exit). */
+const DRAIN_RESERVE_MAX_MS = 1_000;
 const IPC_TIMEOUT_MS = 1_000;
 const RESPAWN_DELAY_MS = 1_000;
 
@@ -79,7 +80,7 @@ export function createConfigReloader(deps: ConfigReloaderDeps): ConfigReloader {
     const seen = digest(text);
     if (trigger === 'file' && seen === lastSeen) return 'unchanged';
     lastSeen = seen;
-    const loaded = loadConfigText(text);
+    const loaded = loadConfigText(text, deps.path);
     if (!loaded.ok) {
       deps.metrics.recordReload('invalid');
       log.warn({ trigger, errors: loaded.errors.slice(0, 20) }, 'config reload refused: invalid config; keeping the running config');
@@ -144,12 +145,22 @@ export interface ServeOptions {
   readonly announce: (addresses: { grpc: string; http: string | null; admin: string | null; workers: number }) => void;
 }
 
+/**
+ * How a drain spends drainTimeout (SPEC "Shutdown": exit within it): the checks in flight get
+ * `checksMs`, a process that is still closing exits at `exitMs`, and a cluster primary stops
+ * waiting for its workers at `primaryMs`, the last moment.
+ */
+export function drainSchedule(drainTimeoutMs: number): { checksMs: number; exitMs: number; primaryMs: number } {
+  const reserve = Math.min(DRAIN_RESERVE_MAX_MS, Math.floor(drainTimeoutMs / 5));
+  return { checksMs: drainTimeoutMs - reserve, exitMs: drainTimeoutMs - Math.floor(reserve / 2), primaryMs: drainTimeoutMs - Math.floor(reserve / 4) };
+}
+
 function exitAfterDrain(logger: Logger, drainTimeoutMs: number, drain: () => Promise<void>): void {
   const guard = setTimeout(() => {
     logger.warn({ drainTimeoutMs }, 'drain did not finish in time; exiting');
     logger.flush?.();
     process.exit(0);
-  }, drainTimeoutMs + DRAIN_MARGIN_MS);
+  }, drainSchedule(drainTimeoutMs).exitMs);
   guard.unref();
   drain().then(
     () => {
@@ -191,8 +202,9 @@ export async function serveSingleProcess(options: ServeOptions): Promise<Running
     stopping = true;
     reloader?.stop();
     logger.info({ signal }, 'draining');
-    exitAfterDrain(logger, running.currentConfig().drainTimeoutMs, async () => {
-      await running.close();
+    const drainTimeoutMs = running.currentConfig().drainTimeoutMs;
+    exitAfterDrain(logger, drainTimeoutMs, async () => {
+      await running.close(drainSchedule(drainTimeoutMs).checksMs);
       await traces?.shutdown();
       await options.onStopped?.();
     });
@@ -214,7 +226,7 @@ type ToWorker =
 type FromWorker =
   | { readonly type: 'hopguard:listening' }
   | { readonly type: 'hopguard:started'; readonly grpc: string; readonly http: string | null }
-  | { readonly type: 'hopguard:failed'; readonly error: string }
+  | { readonly type: 'hopguard:failed'; readonly error: string; readonly listen?: { readonly listener: ListenerName; readonly address: string; readonly code: string } }
   | { readonly type: 'hopguard:metrics'; readonly id: number; readonly scopes: ScopeMetrics[] }
   | { readonly type: 'hopguard:ready'; readonly id: number; readonly report: ReadinessReport };
 
@@ -234,8 +246,9 @@ export function runClusterWorker(): void {
     stopping = true;
     if (running === null) process.exit(0);
     const active = running;
-    exitAfterDrain(logger, active.currentConfig().drainTimeoutMs, async () => {
-      await active.close();
+    const drainTimeoutMs = active.currentConfig().drainTimeoutMs;
+    exitAfterDrain(logger, drainTimeoutMs, async () => {
+      await active.close(drainSchedule(drainTimeoutMs).checksMs);
       await traces?.shutdown();
     });
   };
@@ -260,7 +273,8 @@ export function runClusterWorker(): void {
             send({ type: 'hopguard:started', grpc: started.grpcAddress, http: started.httpAddress });
           },
           (error: unknown) => {
-            send({ type: 'hopguard:failed', error: (error as Error)?.message ?? String(error) });
+            const listen = error instanceof ListenError ? { listener: error.listener, address: error.address, code: error.code } : undefined;
+            send({ type: 'hopguard:failed', error: (error as Error)?.message ?? String(error), ...(listen ? { listen } : {}) });
             process.exit(1);
           },
         );
@@ -294,6 +308,56 @@ export function runClusterWorker(): void {
   process.on('SIGINT', stop);
   // Without a primary nobody would ever stop this worker.
   process.on('disconnect', stop);
+}
+
+/** The internal message node:cluster's round-robin handoff sends with each accepted connection. */
+interface ClusterHandoff {
+  readonly cmd: 'NODE_CLUSTER';
+  readonly act: 'newconn';
+  readonly seq: number;
+}
+
+function isHandoff(message: unknown): message is ClusterHandoff {
+  const candidate = message as Partial<ClusterHandoff> | null;
+  return candidate?.cmd === 'NODE_CLUSTER' && candidate.act === 'newconn' && typeof candidate.seq === 'number';
+}
+
+/**
+ * node:cluster's round-robin scheduling accepts each connection in the primary and sends its
+ * handle to a worker, closing the primary's copy only when that worker acknowledges it. A worker
+ * that dies first never acknowledges, and the primary would hold the connection open forever,
+ * unserved: the client waits for its deadline instead of retrying. So every handoff is remembered
+ * until its acknowledgement (`ack` carries the handoff's `seq`), and the handoffs a worker never
+ * acknowledged are closed the moment its channel or process goes: the client sees the connection
+ * close at once and reconnects, to a live worker.
+ */
+export function closeUnacknowledgedHandoffs(worker: Worker): void {
+  const child = worker.process;
+  const pending = new Map<number, { close(): void }>();
+  const send = child.send.bind(child) as (...args: unknown[]) => boolean;
+  child.send = ((...args: unknown[]) => {
+    const [message, handle] = args;
+    if (isHandoff(message) && handle !== null && typeof handle === 'object' && typeof (handle as { close?: unknown }).close === 'function') {
+      pending.set(message.seq, handle as { close(): void });
+    }
+    return send(...args);
+  }) as typeof child.send;
+  // 'internalMessage' carries node's own NODE_* messages (not in the typings).
+  (child as unknown as NodeJS.EventEmitter).on('internalMessage', (message: { cmd?: unknown; ack?: unknown }) => {
+    if (message?.cmd === 'NODE_CLUSTER' && typeof message.ack === 'number') pending.delete(message.ack);
+  });
+  const closeUnacknowledged = () => {
+    for (const handle of pending.values()) {
+      try {
+        handle.close();
+      } catch {
+        // already closed
+      }
+    }
+    pending.clear();
+  };
+  child.once('disconnect', closeUnacknowledged);
+  child.once('exit', closeUnacknowledged);
 }
 
 /** The cluster primary: forks, supervises, serves admin, watches the config, relays drain and reload. */
@@ -359,6 +423,7 @@ export async function serveCluster(options: ServeOptions & { readonly configText
   let onStartFailed: ((error: Error) => void) | null = null;
   function fork(): void {
     const worker = cluster.fork();
+    closeUnacknowledgedHandoffs(worker);
     workers.set(worker.id, { worker, started: false });
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'hopguard:listening') {
@@ -369,8 +434,12 @@ export async function serveCluster(options: ServeOptions & { readonly configText
         addresses ??= { grpc: message.grpc, http: message.http };
         if (live().length === count) onAllStarted?.();
       } else if (message.type === 'hopguard:failed') {
-        logger.error({ worker: worker.id, error: message.error }, 'worker failed to start');
-        onStartFailed?.(new Error(message.error));
+        // A port that cannot be bound is reported once, in one line, by the command.
+        if (message.listen) onStartFailed?.(new ListenError(message.listen.listener, message.listen.address, message.listen.code));
+        else {
+          logger.error({ worker: worker.id, error: message.error }, 'worker failed to start');
+          onStartFailed?.(new Error(message.error));
+        }
       } else if ('id' in message) {
         pending.get(message.id)?.(message);
       }
@@ -424,13 +493,23 @@ export async function serveCluster(options: ServeOptions & { readonly configText
     draining = true;
     reloader.stop();
     logger.info({ signal, workers: workers.size }, 'draining every worker');
-    exitAfterDrain(logger, config.drainTimeoutMs, async () => {
+    // Each worker exits by itself within drainTimeout; one that has not by then is killed, so the
+    // primary still exits after every worker has, and in time.
+    const stragglers = setTimeout(() => {
+      for (const { worker } of workers.values()) {
+        logger.warn({ worker: worker.id }, 'worker still draining at drainTimeout; killing it');
+        worker.process.kill('SIGKILL');
+      }
+    }, drainSchedule(config.drainTimeoutMs).primaryMs);
+    stragglers.unref();
+    exitAfterDrain(logger, config.drainTimeoutMs + DRAIN_RESERVE_MAX_MS, async () => {
       const exited = new Promise<void>((resolve) => {
         allExited = resolve;
         if (workers.size === 0) resolve();
       });
       for (const { worker } of workers.values()) if (worker.isConnected()) worker.send({ type: 'hopguard:drain' } satisfies ToWorker);
       await exited;
+      clearTimeout(stragglers);
       await admin?.close();
       await registry.shutdown();
     });

@@ -6,7 +6,7 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  hopguard serve [--config FILE]            run the server (HOPGUARD_CONFIG works too; no config: the demo)
+  hopguard serve [--config FILE | --demo]   run the server (HOPGUARD_CONFIG works too; no config, or --demo: the demo)
   hopguard validate --config FILE           check a config; exit 0 when valid, else 1 with one line per error
   hopguard explain --config FILE --token T --workload ID [--source ID] [--method M] [--path P] [--host H] [--header K:V]... [--dpop PROOF]
                                             run the decision offline and print each step; exit 0 allow, 1 deny
@@ -28,6 +28,8 @@ const OPTIONS = {
   host: { type: 'string' },
   dpop: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  /** The embedded demo, whatever HOPGUARD_CONFIG says: the Helm chart's default values run it so. */
+  demo: { type: 'boolean' },
 } as const;
 
 /** The request a check is about, as `--method`, `--path`, `--host` and `--header` give it. */
@@ -88,6 +90,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
   switch (name) {
     case 'serve':
+      if (values.demo) {
+        if (values.config !== undefined) throw new UsageError('serve: --demo and --config exclude each other');
+        return { name, configPath: null };
+      }
       return { name, configPath: values.config ?? (env.HOPGUARD_CONFIG || null) };
     case 'validate':
       return { name, configPath: values.config ?? (env.HOPGUARD_CONFIG || required(values, 'config', name)) };

@@ -52,7 +52,9 @@ export function createDecisionLogger(logger: Logger, sampleRate: number, random:
           reason: reasonLabel(decision),
           workload: decision.workload,
           ...(decision.operation === '' ? {} : { operation: decision.operation }),
-          source: bounded(audit.source),
+          // The caller step resolves the caller (XFCC included); a denial before it still names the
+          // mTLS caller the request came from, so every line says who called.
+          source: bounded(audit.source || (input?.sourcePrincipal ?? '')),
           iss: bounded(audit.iss),
           sub: bounded(audit.sub),
           jti: bounded(audit.jti),

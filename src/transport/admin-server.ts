@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ListenError } from './listen-error.js';
 
 export interface ReadinessReport {
   readonly ready: boolean;
@@ -63,9 +64,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
   server.requestTimeout = 10_000;
   const { host, port } = splitHostPort(options.address);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: Error) => reject(ListenError.from('admin', options.address, error));
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

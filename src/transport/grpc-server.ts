@@ -10,6 +10,7 @@ import { checkInputFrom } from './envoy-request.js';
 import { checkResponseFrom } from './envoy-response.js';
 import { AUTHORIZATION_SERVICE_NAME, hopguardProtos, type CheckResponse, type DecodedCheckRequest } from './proto.js';
 import { createHealthService, type HealthState } from './health.js';
+import { ListenError } from './listen-error.js';
 import { edgeDenial, internalErrorDenial } from './overload.js';
 
 export type CheckHandler = (input: CheckInput) => Promise<Decision>;
@@ -27,8 +28,47 @@ export interface RunningGrpcServer {
   /** host:port actually bound (the port resolved when 0 was asked for). */
   readonly address: string;
   readonly server: grpc.Server;
-  /** Stop accepting calls and connections; resolve once in-flight calls are answered or `graceMs` passed. */
+  /**
+   * Stops accepting, sends every connection a GOAWAY, and resolves once the calls in flight are
+   * answered (or `graceMs` passed): idle connections are not waited for.
+   */
   close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Counts the calls whose stream is open, from the request's headers to the stream's close. A
+ * server interceptor sees a call from its first frame, before its message has arrived, so a check
+ * half received is counted too. grpc-js reports every stream's close as onCancel, answered or not.
+ */
+export function createCallTracker(): { interceptor: grpc.ServerInterceptor; active(): number; whenIdle(callback: () => void): void } {
+  let active = 0;
+  const idleWaiters: (() => void)[] = [];
+  const ended = () => {
+    active -= 1;
+    if (active === 0) for (const waiter of idleWaiters.splice(0)) waiter();
+  };
+  const interceptor: grpc.ServerInterceptor = (_method, call) => {
+    active += 1;
+    let open = true;
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onCancel: () => {
+            if (!open) return;
+            open = false;
+            ended();
+          },
+        }),
+    });
+  };
+  return {
+    interceptor,
+    active: () => active,
+    whenIdle(callback) {
+      if (active === 0) callback();
+      else idleWaiters.push(callback);
+    },
+  };
 }
 
 /** hopguard reads headers only; a 1 MiB request is already far beyond any real CheckRequest. */
@@ -36,9 +76,11 @@ export const MAX_RECEIVE_BYTES = 1024 * 1024;
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const protos = hopguardProtos();
+  const calls = createCallTracker();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
+    interceptors: [calls.interceptor],
   });
 
   const check: grpc.handleUnaryCall<DecodedCheckRequest, CheckResponse> = (call, callback) => {
@@ -74,10 +116,17 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   server.addService(protos.authorizationService, { Check: check } as grpc.UntypedServiceImplementation);
   server.addService(protos.healthService, createHealthService(options.health, [AUTHORIZATION_SERVICE_NAME]));
 
+  // grpc-js logs a failed bind itself, besides the error it hands back; hopguard reports that
+  // error in one line, so the library's own line is silenced for the bind unless asked for.
+  const verbosity = (process.env.GRPC_NODE_VERBOSITY ?? process.env.GRPC_VERBOSITY ?? '').toUpperCase();
+  const quietBind = verbosity === '' || verbosity === 'ERROR';
+  if (quietBind) grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
+      error ? reject(ListenError.from('grpc', options.address, error)) : resolve(boundPort),
     );
+  }).finally(() => {
+    if (quietBind) grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
   });
   const host = options.address.slice(0, options.address.lastIndexOf(':'));
 
@@ -86,15 +135,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     server,
     close: (graceMs: number) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
           server.forceShutdown();
           resolve();
-        }, graceMs);
+        };
+        const timer = setTimeout(finish, graceMs);
         timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        // Closes the listener and sends every connection a GOAWAY; it reports only once every
+        // peer has closed its side, which an idle Envoy connection may never do, so the calls in
+        // flight decide instead. A call's stream closes after its answer is written.
+        server.tryShutdown(finish);
+        calls.whenIdle(() => setImmediate(finish));
       }),
   };
 }

@@ -16,6 +16,7 @@ import type { CheckInput, Decision } from '../decision/types.js';
 import { callerFromXfcc } from '../identity/index.js';
 import { checkInputFrom } from './envoy-request.js';
 import type { CheckHandler } from './grpc-server.js';
+import { ListenError } from './listen-error.js';
 import { edgeDenial, internalErrorDenial } from './overload.js';
 
 export const WORKLOAD_HEADER = 'x-hopguard-workload';
@@ -112,8 +113,16 @@ function respond(response: ServerResponse, decision: Decision): void {
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   let draining = false;
+  // Requests between their headers and their answer's last byte written: what a drain waits for.
+  let inFlight = 0;
+  const idleWaiters: (() => void)[] = [];
 
   const server = createServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, (request, response) => {
+    inFlight += 1;
+    response.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) for (const waiter of idleWaiters.splice(0)) waiter();
+    });
     // Envoy may send the request body (with_request_body); the decision never reads it.
     request.resume();
     const started = process.hrtime.bigint();
@@ -143,9 +152,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const colon = options.address.lastIndexOf(':');
   const host = options.address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: Error) => reject(ListenError.from('http', options.address, error));
+    server.once('error', failed);
     server.listen(Number(options.address.slice(colon + 1)), host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -155,19 +165,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     address: `${host.includes(':') ? `[${host}]` : host}:${bound.port}`,
     close(graceMs) {
       draining = true;
-      // Answers sent while draining say `connection: close`, so busy connections end after their
-      // answer and server.close() reports once the last one is gone; the timer cuts the rest.
+      // Idle keep-alive connections are closed at once; answers sent while draining say
+      // `connection: close`. Once no request is in flight, whatever is still open (a peer that
+      // sent nothing, or half a request) is cut: nothing there was accepted as a check.
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
           server.closeAllConnections();
           resolve();
-        }, graceMs);
+        };
+        const timer = setTimeout(finish, graceMs);
         timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        server.close(finish);
         server.closeIdleConnections();
+        if (inFlight === 0) finish();
+        else idleWaiters.push(finish);
       });
     },
   };

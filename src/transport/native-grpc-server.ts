@@ -33,6 +33,7 @@ import { checkResponseFrom } from './envoy-response.js';
 import { MAX_RECEIVE_BYTES, type GrpcServerOptions } from './grpc-server.js';
 import { encodeGrpcMessage, frame, FRAME_HEADER_BYTES, GrpcStatus, isGrpcContentType, parseGrpcTimeout, type GrpcStatusCode } from './grpc-wire.js';
 import type { HealthState } from './health.js';
+import { ListenError } from './listen-error.js';
 import { internalErrorDenial } from './overload.js';
 import { AUTHORIZATION_SERVICE_NAME, CHECK_METHOD_PATH, HEALTH_SERVICE_NAME } from './proto.js';
 import { ProtobufReader, WIRE_BYTES, wrongWireType } from './protobuf-reader.js';
@@ -464,6 +465,7 @@ class Call {
     const session = this.session;
     session.calls -= 1;
     if (session.calls === 0) session.idleSince = Date.now();
+    this.server.onCallGone?.();
   }
 
   /** Nothing more to do for this call: timers, buffers and watchers let go. */
@@ -527,6 +529,10 @@ class NativeServer {
       maxSessionRejectedStreams: 100,
     });
     this.http.maxConnections = options.maxConnections ?? 10_000;
+    this.http.on('connection', (socket: import('node:net').Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     this.http.on('session', (session: TrackedSession) => this.onSession(session));
     this.http.on('stream', (stream: CallStream, headers: http2.IncomingHttpHeaders) => this.onStream(stream, headers));
     this.http.on('sessionError', ignoreError);
@@ -557,12 +563,13 @@ class NativeServer {
     });
     session.once('close', () => {
       this.sessions.delete(session);
-      this.onSessionGone?.();
     });
   }
 
-  /** Set by close(): called as each session goes. */
-  onSessionGone: (() => void) | null = null;
+  /** Set by close(): called as each call goes. */
+  onCallGone: (() => void) | null = null;
+  /** Every accepted TCP connection, HTTP/2 session or not yet, so a drain can close them all. */
+  readonly sockets = new Set<import('node:net').Socket>();
 
   private onStream(stream: CallStream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', ignoreError);
@@ -627,33 +634,41 @@ class NativeServer {
     }
   }
 
+  /**
+   * Drains without waiting for peers: GOAWAY to every connection, then, once no call is in flight
+   * (or at `graceMs`), every connection is closed by us. An idle client (Envoy keeps its connections
+   * open) or a socket that never finished its handshake would otherwise hold the drain to the end.
+   */
   close(graceMs: number): Promise<void> {
     this.draining = true;
     return new Promise<void>((resolve) => {
-      let listening = true;
-      const done = () => {
-        if (listening || this.sessions.size > 0) return;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(force);
         clearInterval(this.sweeper);
-        this.onSessionGone = null;
-        resolve();
+        this.onCallGone = null;
+        // One turn for the GOAWAY frames to reach the sockets, then the connections go.
+        setImmediate(() => {
+          for (const session of this.sessions) session.destroy();
+          for (const socket of this.sockets) socket.destroy();
+          resolve();
+        });
       };
-      const force = setTimeout(() => {
-        for (const session of this.sessions) session.destroy();
-      }, graceMs);
+      const force = setTimeout(finish, graceMs);
       force.unref();
-      this.onSessionGone = done;
-      this.http.close(() => {
-        listening = false;
-        done();
-      });
+      this.http.close();
       for (const watch of [...this.watches]) watch.endWatch(OK_TRAILERS);
       for (const session of this.sessions) {
         const state = session[SESSION] as SessionState;
         state.closing = true;
-        // GOAWAY; a session without open streams is destroyed at once, the others when their last call ends.
         session.close();
       }
+      this.onCallGone = () => {
+        if (this.calls === 0) finish();
+      };
+      if (this.calls === 0) finish();
     });
   }
 }
@@ -671,7 +686,7 @@ export async function startNativeGrpcServer(options: NativeGrpcServerOptions): P
   const server = new NativeServer(options);
   const { host, port } = listenAddress(options.address);
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
+    const onError = (error: Error) => reject(ListenError.from('grpc', options.address, error));
     server.http.once('error', onError);
     server.http.listen(port, host, () => {
       server.http.off('error', onError);

@@ -9,6 +9,7 @@ import { startHopguard, type RunningHopguard } from '../../src/server.js';
 import { createCertificateAuthority, createWorkloadCertificate, type TestCertificate } from '../helpers/certs.js';
 import { createEnvoyClient, envoyCheckRequest, readCheckResponse, type EnvoyClient, type EnvoyRequestOptions } from '../helpers/envoy-client.js';
 import { generateTestKey, jwksOf, signToken, type TestKey } from '../helpers/keys.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 const TD = 'cluster.local';
 const ORDERS = `spiffe://${TD}/ns/shop/sa/orders`;
@@ -74,7 +75,7 @@ beforeAll(async () => {
     ],
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-  server = await startHopguard(loaded.config);
+  server = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
   client = createEnvoyClient(server.grpcAddress);
 });
 

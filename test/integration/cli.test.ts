@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigObject } from '../../src/config/load.js';
 import { startHopguard, type RunningHopguard } from '../../src/server.js';
 import { generateTestKey, jwksOf, signToken, type TestKey } from '../helpers/keys.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -149,7 +150,7 @@ describe('hopguard check', () => {
       workloads: [{ id: ORDERS, sources: [FRONTEND] }],
     });
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-    server = await startHopguard(loaded.config);
+    server = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
   });
 
   afterAll(async () => server?.close());

@@ -11,6 +11,7 @@ import { createEnvoyClient, envoyCheckRequest, readCheckResponse, type EnvoyClie
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { generateTestKey, jwksOf, signToken, type TestKey } from '../helpers/keys.js';
 import { GRPC_TRANSPORTS } from '../helpers/grpc-transports.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 const STRICT = 'spiffe://cluster.local/ns/shop/sa/strict';
@@ -65,7 +66,7 @@ beforeAll(async () => {
     ],
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-  hopguard = await startHopguard(loaded.config);
+  hopguard = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
   client = createEnvoyClient(hopguard.grpcAddress);
 });
 
@@ -195,7 +196,7 @@ describe('edge denials: overloaded and replay_store_unavailable', () => {
       limits: { maxConcurrentChecks: 1 },
     });
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-    const server = await startHopguard(loaded.config);
+    const server = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
     const local = createEnvoyClient(server.grpcAddress);
     try {
       // After a good start the IdP hangs; a token with a new kid makes the first check wait on a refetch.
@@ -224,7 +225,7 @@ describe('edge denials: overloaded and replay_store_unavailable', () => {
       replay: { store: 'redis', redis: { url: 'redis://127.0.0.1:1' }, timeout: '200ms' },
     });
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-    const server = await startHopguard(loaded.config);
+    const server = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
     const local = createEnvoyClient(server.grpcAddress);
     try {
       const view = readCheckResponse(await local.check(envoyCheckRequest({ token: await mint(), destinationPrincipal: ORDERS, sourcePrincipal: FRONTEND })));

@@ -26,6 +26,7 @@ import { createEnvoyClient, envoyCheckRequest, readCheckResponse } from '../help
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { generateTestKey, jwksOf, type TestKey } from '../helpers/keys.js';
 import { assemble, rawSign } from './support.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 const ISSUER = 'https://idp.limits.test';
 const WORKLOAD = 'spiffe://limits.test/ns/default/sa/api';
@@ -224,7 +225,7 @@ describe('resource bounds', () => {
       limits: { maxConcurrentChecks: 1 },
     });
     let now = NOW_MS;
-    const hopguard = await startHopguard(config, { clock: { nowMs: () => now } });
+    const hopguard = await startHopguard(config, { clock: { nowMs: () => now }, logger: testLogger(config.logging.level) });
     const client = createEnvoyClient(hopguard.grpcAddress);
     try {
       hanging.behave({ kind: 'hang' });

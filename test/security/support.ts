@@ -12,6 +12,7 @@ import { startHopguard, type RunningHopguard } from '../../src/server.js';
 import { createEnvoyClient, envoyCheckRequest, readCheckResponse, type CheckResponseView, type EnvoyClient, type EnvoyRequestOptions } from '../helpers/envoy-client.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { generateTestKey, jwksOf, type TestKey } from '../helpers/keys.js';
+import { testLogger } from '../helpers/test-logs.js';
 
 export const ISSUER = 'https://idp.security.test';
 export const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
@@ -122,7 +123,7 @@ export async function startRig(): Promise<SecurityRig> {
   const decoy = await startJwksServer();
   decoy.setKeys(jwksOf(attacker));
   const config = configFor(jwks.jwksUrl);
-  const hopguard = await startHopguard(config, { clock });
+  const hopguard = await startHopguard(config, { clock, logger: testLogger(config.logging.level) });
   const client = createEnvoyClient(hopguard.grpcAddress);
 
   const rig: SecurityRig = {

@@ -9,6 +9,7 @@ import { startHopguard, type RunningHopguard } from '../../../src/server.js';
 import { createEnvoyClient, envoyCheckRequest, readCheckResponse, type EnvoyClient } from '../../helpers/envoy-client.js';
 import { generateTestKey, jwksOf, signToken, type TestKey } from '../../helpers/keys.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { testLogger } from '../../helpers/test-logs.js';
 
 const ISSUER = 'https://idp.replicas.test';
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
   for (let i = 0; i < 2; i += 1) {
-    const replica = await startHopguard(loaded.config);
+    const replica = await startHopguard(loaded.config, { logger: testLogger(loaded.config.logging.level) });
     replicas.push(replica);
     clients.push(createEnvoyClient(replica.grpcAddress));
   }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfigObject, loadConfigText } from '../../../src/config/load.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, loadConfigObject, loadConfigText } from '../../../src/config/load.js';
 import { parseDuration } from '../../../src/config/duration.js';
 
 const ISSUER = { issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/keys', algorithms: ['ES256'] };
@@ -105,12 +108,57 @@ describe('config loading', () => {
     const broken = loadConfigText('issuers: [\n');
     expect(broken.ok).toBe(false);
     expect(loadConfigText('a: 1\na: 2\n').ok).toBe(false);
-    expect(loadConfigText('issuers: !secret [x]\nworkloads: []\n')).toMatchObject({ ok: false, errors: [expect.stringMatching(/^\(file\): not valid YAML/)] });
+    expect(loadConfigText('issuers: !secret [x]\nworkloads: []\n')).toMatchObject({ ok: false, errors: [expect.stringMatching(/^\(config\):1:\d+: not valid YAML/)] });
   });
 
   it('parses durations', () => {
     expect([parseDuration('500ms'), parseDuration('30s'), parseDuration('5m'), parseDuration('24h')]).toEqual([500, 30_000, 300_000, 86_400_000]);
     expect(parseDuration('1.5s')).toBeUndefined();
     expect(parseDuration('-1s')).toBeUndefined();
+  });
+});
+
+describe('config errors, as a new user reads them', () => {
+  const withRule = (rule: unknown) => errorsOf({ issuers: [ISSUER], workloads: [{ ...WORKLOAD, claims: { scope: rule } }] });
+  const RULE = 'workloads[0].claims.scope';
+  const OPERATORS = 'one of equals, oneOf, contains, exists, prefix';
+
+  it('a misspelt claim-rule operator names the key, guesses the operator and lists them all', () => {
+    expect(withRule({ contain: 'orders:read' })).toEqual([`${RULE}: unknown operator "contain" (did you mean "contains"?); use ${OPERATORS}`]);
+    expect(withRule({ matches: 'x' })).toEqual([`${RULE}: unknown operator "matches"; use ${OPERATORS}`]);
+  });
+
+  it('a claim rule with two operators, none, a wrong value or no object at all says which', () => {
+    expect(withRule({ contains: 'a', equals: 'b' })).toEqual([`${RULE}: one operator per rule, found "contains", "equals"`]);
+    expect(withRule({})).toEqual([`${RULE}: needs an operator: ${OPERATORS}`]);
+    expect(withRule({ contains: {} })).toEqual([`${RULE}.contains: must be string or number`]);
+    expect(withRule({ exists: false })).toEqual([`${RULE}.exists: must be true`]);
+    expect(withRule('orders:read')).toEqual([`${RULE}: must be an object with one operator, ${OPERATORS} (such as { equals: ... })`]);
+  });
+
+  it('a missing required key says required', () => {
+    expect(errorsOf({ issuers: [ISSUER] })).toEqual(['workloads: required (a list)']);
+    expect(errorsOf({ issuers: [{ issuer: ISSUER.issuer, jwksUri: ISSUER.jwksUri }], workloads: [WORKLOAD] })).toEqual(['issuers[0].algorithms: required (a list)']);
+    expect(errorsOf({ issuers: [ISSUER], workloads: [{}] })).toEqual(['workloads[0].id: required (a string)']);
+    expect(errorsOf({ issuers: [ISSUER], workloads: 'orders' })).toEqual(['workloads: expected array, received string']);
+    expect(errorsOf({ issuers: [ISSUER], workloads: [WORKLOAD], workers: 'many' })).toEqual(['workers: must be number or "auto"']);
+  });
+
+  it('file and YAML errors name the file (and the line)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hopguard-load-'));
+    try {
+      const missing = join(dir, 'missing.yaml');
+      expect(await loadConfigFile(missing)).toEqual({ ok: false, errors: [`${missing}: cannot read the file: no such file (ENOENT)`] });
+      expect(await loadConfigFile(dir)).toEqual({ ok: false, errors: [`${dir}: cannot read the file: is a directory, not a file (EISDIR)`] });
+      const broken = join(dir, 'broken.yaml');
+      writeFileSync(broken, 'issuers:\n  - issuer: x\n  issuer: y\n');
+      const result = await loadConfigFile(broken);
+      expect(result.ok ? [] : result.errors).toEqual([expect.stringMatching(new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: not valid YAML or JSON: \\S`))]);
+      const empty = join(dir, 'empty.yaml');
+      writeFileSync(empty, '# nothing yet\n');
+      expect(await loadConfigFile(empty)).toEqual({ ok: false, errors: [`${empty}: empty; a config needs at least issuers and workloads`] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -102,7 +102,12 @@ describe('Helm chart templates (static checks)', () => {
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     });
-    expect(container.args).toEqual(['--config', '/etc/hopguard/config.yaml']);
+    // The skeleton keeps both branches: the demo's `--demo` when nothing is configured, else the file.
+    expect(container.args).toEqual(['--demo', '--config', '/etc/hopguard/config.yaml']);
+    expect(templateText('deployment.yaml')).toContain(
+      'args:\n            {{- if include "hopguard.demo" . }}\n            # No issuers and no workloads: the embedded demo; its token is in the pod\'s log.\n            - --demo\n            {{- else }}\n            - --config\n            - /etc/hopguard/config.yaml\n            {{- end }}',
+    );
+    expect(container.env.map((e: { name: string }) => e.name)).toEqual(['HOPGUARD_DEMO_GRPC', 'HOPGUARD_DEMO_ADMIN']);
     expect(container.livenessProbe.grpc).toEqual({ port: 'TEMPLATED' });
     expect(container.readinessProbe.grpc).toEqual({ port: 'TEMPLATED' });
     // The skeleton keeps conditional parts: http exists only under `if .Values.ports.http`.

@@ -50,3 +50,12 @@ export function hopguardConfigOf(values: Values): Values {
     });
   return { ...(values['config'] as Values), listen, workloads };
 }
+
+/**
+ * Whether the chart runs hopguard's embedded demo, as the `hopguard.demo` helper in _helpers.tpl
+ * decides: no issuers and no workloads (Helm's `empty`: absent, null, [] or {}).
+ */
+export function isDemo(values: Values): boolean {
+  const empty = (value: unknown) => value === undefined || value === null || (Array.isArray(value) ? value.length === 0 : typeof value === 'object' && Object.keys(value).length === 0);
+  return empty((values['config'] as Values | undefined)?.['issuers']) && empty(values['workloads']);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Allow, Deny } from '../../../src/decision/types.js';
+import { NO_REQUEST, type Allow, type CheckInput, type Deny } from '../../../src/decision/types.js';
 import { createDecisionLogger, createLogger } from '../../../src/telemetry/logging.js';
 import { LogSink } from '../../integration/ops/fixture.js';
 
@@ -46,5 +46,26 @@ describe('decision log sampling', () => {
     const [line] = logged(0, 0, [{ ...deny, audit: { ...audit, jti: 'x'.repeat(5000), sub: 'y'.repeat(5000) } }]);
     expect(String(line?.jti).length).toBeLessThanOrEqual(257);
     expect(String(line?.sub).length).toBeLessThanOrEqual(257);
+  });
+});
+
+describe('decision log fields', () => {
+  const caller = 'spiffe://c/ns/a/sa/caller';
+  const input: CheckInput = { request: NO_REQUEST, headers: new Map(), contextExtensions: {}, destinationPrincipal: '', sourcePrincipal: caller, sourceCertificate: '' };
+
+  function logOne(decision: Deny, from: CheckInput | null) {
+    const sink = new LogSink();
+    createDecisionLogger(createLogger('info', sink), 0).log(decision, 0.0001, from, 'grpc');
+    return sink.decisions()[0];
+  }
+
+  it('names the caller from the request when the denial came before the caller step', () => {
+    const early: Deny = { ...deny, reason: 'token_missing', audit: { ...audit, source: '', iss: '', sub: '', jti: '', kid: '', tokenHash: '' } };
+    expect(logOne(early, input)).toMatchObject({ reason: 'token_missing', source: caller });
+  });
+
+  it('keeps the caller the caller step resolved, and an empty source when nothing names one', () => {
+    expect(logOne(deny, input)).toMatchObject({ source: audit.source });
+    expect(logOne({ ...deny, audit: { ...audit, source: '' } }, null)).toMatchObject({ source: '' });
   });
 });

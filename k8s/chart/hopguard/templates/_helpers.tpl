@@ -32,3 +32,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "hopguard.serviceHost" -}}
 {{ include "hopguard.fullname" . }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}
 {{- end -}}
+
+{{/*
+"true" when the values configure no issuer and no workload: the pod runs hopguard's embedded demo
+(`hopguard serve --demo`, like `npm start`) and the chart renders no ConfigMap. The values schema
+refuses one without the other.
+*/}}
+{{- define "hopguard.demo" -}}
+{{- if and (empty .Values.config.issuers) (empty .Values.workloads) -}}true{{- end -}}
+{{- end -}}
