@@ -6,10 +6,11 @@
  * normalisation are accepted. Nonces (missing, stale, forged) give dpop_nonce_required with a
  * fresh `dpop-nonce` that then works. Proofs are built by hand (node:crypto), except where noted.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   both,
@@ -29,10 +30,18 @@ import {
   type Req,
 } from '../../helpers/dpop.js';
 import { generateTestKey, jwksOf, type TestKey } from '../../helpers/keys.js';
-import { ath, joseProof, keyPair, type ProofKeyPair } from '../../unit/dpop/proofs.js';
+import { ath, joseProof, keyPair, thumbprintByHand, type ProofKeyPair } from '../../unit/dpop/proofs.js';
+
+/** An RS256 key pair of `bits` bits (keyPair makes 2048-bit ones). */
+function rsaPair(bits: number): ProofKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+  const publicJwk = publicKey.export({ format: 'jwk' }) as JWK;
+  return { alg: 'RS256', privateKey, publicKey, publicJwk, privateJwk: privateKey.export({ format: 'jwk' }) as JWK, jkt: thumbprintByHand(publicJwk) };
+}
 
 const ALLOWED = 'spiffe://cluster.local/ns/shop/sa/orders';
 const NONCE = 'spiffe://cluster.local/ns/shop/sa/billing';
+const OPS = 'spiffe://cluster.local/ns/shop/sa/routed';
 const ALGS = 'ES256 EdDSA PS256 RS256';
 const SECRET = 'dpop-e2e-nonce-secret-0123456789abcdef0123456789';
 
@@ -42,6 +51,7 @@ let hg: DpopHopguard;
 let pair: ProofKeyPair;
 let other: ProofKeyPair;
 let es384: ProofKeyPair;
+let rsa1024: ProofKeyPair;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hopguard-dpop-checks-'));
@@ -50,11 +60,20 @@ beforeAll(async () => {
   pair = keyPair('ES256');
   other = keyPair('ES256', true);
   es384 = keyPair('ES384');
+  rsa1024 = rsaPair(1024);
   hg = await startDpopHopguard({
     listen: { grpc: '127.0.0.1:0', http: '127.0.0.1:0', admin: '127.0.0.1:0' },
     issuers: [{ issuer: ISS, jwks: jwksOf(idpKey), algorithms: ['ES256'] }],
     workloads: [
       { id: ALLOWED, dpop: { mode: 'allowed' } },
+      {
+        id: OPS,
+        dpop: { mode: 'allowed' },
+        operations: [
+          { name: 'read', methods: ['GET'], paths: ['/orders/*'] },
+          { name: 'health', paths: ['/healthz'], public: true },
+        ],
+      },
       { id: NONCE, dpop: { mode: 'required', nonce: { required: true, secretFile: join(dir, 'nonce.key') } } },
     ],
     logging: { level: 'info', allowSampleRate: 0 },
@@ -92,8 +111,11 @@ const INVALID: InvalidCase[] = [
   { name: 'two dpop header lines', check: 'count', make: () => dpopRequest((t) => [proofFor(pair, { token: t }), proofFor(pair, { token: t })]) },
   { name: 'two proofs in one comma-joined value', check: 'count', make: () => dpopRequest((t) => [`${proofFor(pair, { token: t })},${proofFor(pair, { token: t })}`]) },
   { name: 'a proof over 8 KiB', check: 'size', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { pad: 'x'.repeat(9000) } })]) },
+  { name: 'an empty dpop header', check: 'count', make: () => dpopRequest(() => ['']) },
+  { name: 'a dpop header over limits.maxHeaderBytes (64 KiB)', check: 'size', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { pad: 'x'.repeat(70_000) } })]) },
   { name: 'not a JWS', check: 'jws', make: () => dpopRequest(() => ['not-a-jws']) },
   { name: 'a JWS whose payload is not JSON', check: 'jws', make: () => dpopRequest(() => [`${Buffer.from('{"typ":"dpop+jwt","alg":"ES256"}').toString('base64url')}.bm90IGpzb24.c2ln`]) },
+  { name: 'a JWS with a crit header', check: 'jws', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { crit: ['exp'], exp: 1 } })]) },
   { name: 'typ JWT', check: 'typ', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { typ: 'JWT' } })]) },
   { name: 'typ absent', check: 'typ', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { typ: undefined } })]) },
   { name: 'alg none', check: 'alg', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { alg: 'none' }, signAlg: 'ES256' })]) },
@@ -102,9 +124,14 @@ const INVALID: InvalidCase[] = [
   { name: 'jwk with the private member d', check: 'jwk', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { jwk: pair.privateJwk } })]) },
   { name: 'jwk missing', check: 'jwk', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { jwk: undefined } })]) },
   { name: 'jwk of another key type than alg', check: 'jwk', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { jwk: keyPair('EdDSA').publicJwk } })]) },
+  { name: 'an RSA jwk of 1024 bits', check: 'jwk', make: () => dpopRequest((t) => [proofFor(rsa1024, { token: t })], {}, rsa1024) },
   { name: 'signed by another key than its jwk', check: 'signature', make: () => dpopRequest((t) => [proofFor(pair, { token: t, signWith: other.privateKey })]) },
   { name: 'htm POST for a GET', check: 'htm', make: () => dpopRequest((t) => [proofFor(pair, { token: t, method: 'POST' })]) },
   { name: 'htm get (methods are case-sensitive)', check: 'htm', make: () => dpopRequest((t) => [proofFor(pair, { token: t, method: 'get' })]) },
+  { name: 'htm missing', check: 'htm', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { htm: undefined } })]) },
+  { name: 'htu missing', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { htu: undefined } })]) },
+  { name: 'htu a relative reference', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, origin: '' })]) },
+  { name: 'htu with userinfo', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, origin: `https://user@${HOST}` })]) },
   { name: 'htu of another host', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, origin: 'https://evil.example' })]) },
   { name: 'htu of another scheme', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, origin: `http://${HOST}` })]) },
   { name: 'htu of another port', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, origin: `https://${HOST}:8443` })]) },
@@ -113,8 +140,10 @@ const INVALID: InvalidCase[] = [
   { name: 'htu with a fragment', check: 'htu', make: () => dpopRequest((t) => [proofFor(pair, { token: t, path: '/orders/7#f' })]) },
   { name: 'iat too old', check: 'iat', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { iat: nowSeconds() - 120 } })]) },
   { name: 'iat in the future', check: 'iat', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { iat: nowSeconds() + 60 } })]) },
+  { name: 'iat a string', check: 'iat', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { iat: String(nowSeconds()) } })]) },
   { name: 'iat missing', check: 'iat', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { iat: undefined } })]) },
   { name: 'jti missing', check: 'jti', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { jti: undefined } })]) },
+  { name: 'jti a number', check: 'jti', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { jti: 42 } })]) },
   { name: 'jti over 256 bytes', check: 'jti', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { jti: 'j'.repeat(257) } })]) },
   { name: 'ath of another token', check: 'ath', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { ath: ath(`${t}x`) } })]) },
   { name: 'ath missing', check: 'ath', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { ath: undefined } })]) },
@@ -162,6 +191,10 @@ const ACCEPTED: AcceptedCase[] = [
   { name: 'request with a query, htu without', make: () => dpopRequest((t) => [proofFor(pair, { token: t })], { path: '/orders/7?expand=1' }) },
   { name: 'htu with an empty path for /', make: () => dpopRequest((t) => [proofFor(pair, { token: t, path: '' })], { path: '/' }) },
   { name: 'POST with htm POST', make: () => dpopRequest((t) => [proofFor(pair, { token: t, method: 'POST' })], { method: 'POST' }) },
+  { name: 'typ in its media type form application/dpop+jwt', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { typ: 'application/dpop+jwt' } })]) },
+  { name: 'jwk with optional members (kid, use, alg)', make: () => dpopRequest((t) => [proofFor(pair, { token: t, header: { jwk: { ...pair.publicJwk, kid: 'k1', use: 'sig', alg: 'ES256' } } })]) },
+  { name: 'a non-ASCII path: htu raw, request percent-encoded in lower case', make: () => dpopRequest((t) => [proofFor(pair, { token: t, path: '/orders/café' })], { path: '/orders/caf%c3%a9' }) },
+  { name: 'an IPv6 host with a port', make: () => dpopRequest((t) => [proofFor(pair, { token: t, origin: 'https://[::1]:8443' })], { host: '[::1]:8443' }) },
   { name: 'iat at the edge of the skew, a few seconds ahead', make: () => dpopRequest((t) => [proofFor(pair, { token: t, claims: { iat: nowSeconds() + 2 } })]) },
 ];
 
@@ -228,5 +261,41 @@ describe('nonce.required: dpop_nonce_required carries a fresh dpop-nonce, which 
     const answer = await viaGrpc(hg, { workload: NONCE, method: 'GET', path: '/orders/7', headers: [dpopAuth(token), dpopHeader(proof)] });
     expectDenied(answer, 'dpop_proof_invalid', `DPoP realm="${NONCE}", algs="${ALGS}", error="invalid_dpop_proof", error_description="the DPoP proof is invalid"`);
     expect(answer.headers['dpop-nonce']).toBeUndefined();
+  });
+});
+
+describe('the request path the proof is compared with', () => {
+  async function toWorkload(workload: string, path: string, htuPath: string, bound: ProofKeyPair = pair): Promise<Req> {
+    const token = await mintAccessToken(idpKey, { workload, jkt: bound.jkt });
+    return { workload, method: 'GET', path, headers: [dpopAuth(token), dpopHeader(proofFor(pair, { token, path: htuPath }))] };
+  }
+
+  it.each([
+    ['/orders/7?x=1', '/orders/7'],
+    ['//orders/./7', '/orders/7'],
+    ['/orders/%37', '/orders/7'],
+  ])('a workload with operations: request %s, htu %s -> allowed (the operations step normalised the path)', async (path, htuPath) => {
+    for (const answer of await both(hg, () => toWorkload(OPS, path, htuPath))) expect([answer.transport, answer.status, answer.reason]).toEqual([answer.transport, 200, '']);
+  });
+
+  it('a workload with operations: a proof for another operation\'s path is dpop_proof_invalid', async () => {
+    for (const answer of await both(hg, () => toWorkload(OPS, '/orders/7', '/orders/8'))) expect([answer.status, answer.reason]).toEqual([401, 'dpop_proof_invalid']);
+  });
+
+  it('a public operation reads no token and no proof', async () => {
+    const make = async (): Promise<Req> => ({ workload: OPS, method: 'GET', path: '/healthz', headers: [dpopAuth(await mintAccessToken(idpKey, { workload: OPS, jkt: pair.jkt })), dpopHeader('garbage')] });
+    for (const answer of await both(hg, make)) {
+      expect([answer.status, answer.reason]).toEqual([200, '']);
+      expect(answer.headersToRemove).toContain('x-hopguard-dpop-jkt');
+    }
+  });
+
+  it('an ambiguous path (%2F): path_invalid on a workload with operations, dpop_proof_invalid on one without', async () => {
+    for (const answer of await both(hg, () => toWorkload(OPS, '/orders%2F7', '/orders%2F7'))) expect([answer.status, answer.reason]).toEqual([400, 'path_invalid']);
+    for (const send of [viaGrpc, viaHttp]) {
+      const { result, line } = await decisionLineOf(hg, async () => send(hg, await toWorkload(ALLOWED, '/orders%2F7', '/orders%2F7')));
+      expect([result.status, result.reason]).toEqual([401, 'dpop_proof_invalid']);
+      expect(String(line.detail)).toMatch(/^the request path cannot be compared with htu: /);
+    }
   });
 });
