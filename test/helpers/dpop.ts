@@ -153,10 +153,14 @@ export async function both(hg: DpopHopguard, make: () => Req | Promise<Req>): Pr
   return [grpc, http];
 }
 
-/** The decision log line of the next check that `act` causes (checks must not overlap). */
-export async function decisionLineOf<T>(hg: DpopHopguard, act: () => Promise<T>): Promise<{ result: T; line: Record<string, unknown> }> {
+/**
+ * The decision log line of the next check that `act` causes (checks must not overlap). `first`
+ * asserts on the answer before waiting for the line (an unlogged allow would otherwise only time out).
+ */
+export async function decisionLineOf<T>(hg: DpopHopguard, act: () => Promise<T>, first?: (result: T) => void): Promise<{ result: T; line: Record<string, unknown> }> {
   const before = hg.logs.decisions().length;
   const result = await act();
+  first?.(result);
   const line = await eventually(() => hg.logs.decisions()[before], 'the decision log line');
   return { result, line };
 }
