@@ -196,6 +196,25 @@ const PRESENTATIONS: PresentationCase[] = [
     status: 401,
     reason: 'token_malformed',
   },
+  {
+    name: 'mode allowed: a DPoP token whose cnf.jkt is not a string -> binding_mismatch',
+    make: async () => {
+      const token = await mintAccessToken(idpKey, { workload: ALLOWED, claims: { cnf: { jkt: 42 } } });
+      return { workload: ALLOWED, ...GET, headers: [dpopAuth(token), dpopHeader(proofFor(pair, { token }))] };
+    },
+    realm: ALLOWED,
+    status: 401,
+    reason: 'binding_mismatch',
+    challenge: bearerThenDpop('invalid_token', BINDING),
+  },
+  {
+    name: 'mode allowed: a token whose cnf.jkt is not a string, as Bearer -> dpop_required',
+    make: async () => ({ workload: ALLOWED, ...GET, headers: [bearerAuth(await mintAccessToken(idpKey, { workload: ALLOWED, claims: { cnf: { jkt: '' } } }))] }),
+    realm: ALLOWED,
+    status: 401,
+    reason: 'dpop_required',
+    challenge: bearerThenDpop('invalid_token', DPOP_REQUIRED),
+  },
   { name: 'mode allowed: a bound token as DPoP with its proof -> allowed', make: () => presented(ALLOWED, { bound: true, scheme: 'DPoP', proof: true }), realm: ALLOWED, status: 200, reason: '' },
   { name: 'mode required: a bound token as DPoP with its proof -> allowed', make: () => presented(REQUIRED, { bound: true, scheme: 'DPoP', proof: true }), realm: REQUIRED, status: 200, reason: '' },
   {

@@ -42,6 +42,7 @@ function rsaPair(bits: number): ProofKeyPair {
 const ALLOWED = 'spiffe://cluster.local/ns/shop/sa/orders';
 const NONCE = 'spiffe://cluster.local/ns/shop/sa/billing';
 const OPS = 'spiffe://cluster.local/ns/shop/sa/routed';
+const BEHIND_INGRESS = 'spiffe://cluster.local/ns/shop/sa/behind-ingress';
 const ALGS = 'ES256 EdDSA PS256 RS256';
 const SECRET = 'dpop-e2e-nonce-secret-0123456789abcdef0123456789';
 
@@ -74,6 +75,7 @@ beforeAll(async () => {
           { name: 'health', paths: ['/healthz'], public: true },
         ],
       },
+      { id: BEHIND_INGRESS, dpop: { mode: 'required', origins: ['https://api.example.com', 'https://API.example.com:8443'] } },
       { id: NONCE, dpop: { mode: 'required', nonce: { required: true, secretFile: join(dir, 'nonce.key') } } },
     ],
     logging: { level: 'info', allowSampleRate: 0 },
@@ -298,5 +300,33 @@ describe('the request path the proof is compared with', () => {
       expect([result.status, result.reason]).toEqual([401, 'dpop_proof_invalid']);
       expect(String(line.detail)).toMatch(/^the request path cannot be compared with htu: /);
     }
+  });
+});
+
+describe('dpop.origins: behind an ingress that terminated TLS', () => {
+  /** The sidecar sees http and an internal host; the client signed the public URL. */
+  async function behindIngress(htuOrigin: string, extra: [string, string][] = []): Promise<Req> {
+    const token = await mintAccessToken(idpKey, { workload: BEHIND_INGRESS, jkt: pair.jkt });
+    return {
+      workload: BEHIND_INGRESS,
+      method: 'GET',
+      path: '/orders/7',
+      host: 'orders.shop.svc.cluster.local:8080',
+      scheme: 'http',
+      headers: [dpopAuth(token), dpopHeader(proofFor(pair, { token, origin: htuOrigin })), ...extra],
+    };
+  }
+
+  it.each(['https://api.example.com', 'https://api.example.com:443', 'https://api.example.com:8443'])('htu origin %s (configured) -> allowed', async (origin) => {
+    for (const answer of await both(hg, () => behindIngress(origin))) expect([answer.transport, answer.status, answer.reason]).toEqual([answer.transport, 200, '']);
+  });
+
+  it.each(['http://orders.shop.svc.cluster.local:8080', 'https://evil.example', 'http://api.example.com'])('htu origin %s (the request\'s own, or not configured) -> dpop_proof_invalid', async (origin) => {
+    for (const answer of await both(hg, () => behindIngress(origin))) expect([answer.status, answer.reason]).toEqual([401, 'dpop_proof_invalid']);
+  });
+
+  it('x-forwarded-host is never believed for htu', async () => {
+    const forged = () => behindIngress('https://evil.example', [['x-forwarded-host', 'evil.example']]);
+    for (const answer of await both(hg, forged)) expect([answer.status, answer.reason]).toEqual([401, 'dpop_proof_invalid']);
   });
 });

@@ -93,6 +93,14 @@ describe('one replica, memory store', () => {
     expect(outcome(await viaHttp(hg, request(ORDERS, token, proofFor(pair, { token }))))).toBe('allowed');
   });
 
+  it('20 concurrent presentations of one proof to one replica, over both transports: exactly one allowed', async () => {
+    const token = await mintAccessToken(idpKey, { workload: ORDERS, jkt: pair.jkt });
+    const proof = proofFor(pair, { token });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? viaGrpc : viaHttp)(hg, request(ORDERS, token, proof))));
+    expect(answers.filter((answer) => answer.allowed)).toHaveLength(1);
+    expect(new Set(answers.filter((answer) => !answer.allowed).map(outcome))).toEqual(new Set(['401 dpop_proof_replayed']));
+  });
+
   it('the first presentation over HTTP also records the jti for gRPC', async () => {
     const token = await mintAccessToken(idpKey, { workload: ORDERS, jkt: pair.jkt });
     const proof = proofFor(pair, { token });
