@@ -37,6 +37,8 @@ export interface Req {
   readonly headers: readonly (readonly [string, string])[];
   /** The mTLS caller (gRPC source.principal; x-forwarded-client-cert in HTTP mode). */
   readonly source?: string;
+  /** HTTP mode only: leave out x-forwarded-proto (Envoy forwards it only when allowed_headers lists it). */
+  readonly noForwardedProto?: boolean;
 }
 
 /** One transport's answer, in the same shape for both. */
@@ -104,11 +106,8 @@ export async function viaGrpc(hg: DpopHopguard, req: Req): Promise<Answer> {
 
 export function viaHttp(hg: DpopHopguard, req: Req): Promise<Answer> {
   const [host, port] = (hg.hopguard.httpAddress as string).split(':') as [string, string];
-  const lines: [string, string][] = [
-    ['host', req.host ?? HOST],
-    ['x-forwarded-proto', req.scheme ?? 'https'],
-    ['x-hopguard-workload', req.workload],
-  ];
+  const lines: [string, string][] = [['host', req.host ?? HOST], ['x-hopguard-workload', req.workload]];
+  if (req.noForwardedProto !== true) lines.push(['x-forwarded-proto', req.scheme ?? 'https']);
   // HTTP mode has no mTLS peer: Envoy's x-forwarded-client-cert names the caller (the workload must trust it).
   if (req.source !== undefined) lines.push(['x-forwarded-client-cert', `By=${req.workload};URI=${req.source}`]);
   lines.push(...req.headers.map(([name, value]) => [name, value] as [string, string]));

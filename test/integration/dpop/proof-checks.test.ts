@@ -325,6 +325,14 @@ describe('dpop.origins: behind an ingress that terminated TLS', () => {
     for (const answer of await both(hg, () => behindIngress(origin))) expect([answer.status, answer.reason]).toEqual([401, 'dpop_proof_invalid']);
   });
 
+  it('HTTP mode: the scheme is x-forwarded-proto; without it the request counts as http, so an https htu needs dpop.origins', async () => {
+    const token = await mintAccessToken(idpKey, { workload: ALLOWED, jkt: pair.jkt });
+    const own = await viaHttp(hg, { workload: ALLOWED, method: 'GET', path: '/orders/7', noForwardedProto: true, headers: [dpopAuth(token), dpopHeader(proofFor(pair, { token }))] });
+    expect([own.status, own.reason]).toEqual([401, 'dpop_proof_invalid']);
+    const configured = await viaHttp(hg, { ...(await behindIngress('https://api.example.com')), noForwardedProto: true });
+    expect([configured.status, configured.reason]).toEqual([200, '']);
+  });
+
   it('x-forwarded-host is never believed for htu', async () => {
     const forged = () => behindIngress('https://evil.example', [['x-forwarded-host', 'evil.example']]);
     for (const answer of await both(hg, forged)) expect([answer.status, answer.reason]).toEqual([401, 'dpop_proof_invalid']);
