@@ -14,6 +14,7 @@ import { ath, joseProof, keyPair, thumbprintByHand, type ProofAlg } from '../../
 
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 const ES_ONLY = 'spiffe://cluster.local/ns/shop/sa/es-only';
+const ED25519 = 'spiffe://cluster.local/ns/shop/sa/ed25519';
 
 let idpKey: TestKey;
 let hg: DpopHopguard;
@@ -26,6 +27,7 @@ beforeAll(async () => {
     workloads: [
       { id: ORDERS, dpop: { mode: 'required', algorithms: ['ES256', 'EdDSA', 'RS256', 'PS256'] } },
       { id: ES_ONLY, dpop: { mode: 'required', algorithms: ['ES256'] } },
+      { id: ED25519, dpop: { mode: 'required', algorithms: ['Ed25519'] } },
     ],
     logging: { level: 'info', allowSampleRate: 0 },
   });
@@ -107,6 +109,20 @@ describe('each proof key type is accepted end to end, with cnf.jkt computed by h
       expect([answer.status, answer.reason]).toEqual([401, 'dpop_proof_invalid']);
       expect(answer.headers['www-authenticate']).toBe(`DPoP realm="${ES_ONLY}", algs="ES256", error="invalid_dpop_proof", error_description="the DPoP proof is invalid"`);
     }
+  });
+
+  it.each([
+    ['Ed25519', 200, ''],
+    ['EdDSA', 401, 'dpop_proof_invalid'],
+  ])('the fully-specified alg (RFC 9864): alg %s where dpop.algorithms is [Ed25519] -> %i %s', async (alg, status, reason) => {
+    const pair = keyPair('EdDSA');
+    const make = async (): Promise<Req> => {
+      const token = await mintAccessToken(idpKey, { workload: ED25519, jkt: thumbprint(pair.publicJwk) });
+      const input = `${b64({ typ: 'dpop+jwt', alg, jwk: pair.publicJwk })}.${b64({ jti: randomUUID(), htm: 'GET', htu: `https://${HOST}/orders/7`, iat: nowSeconds(), ath: ath(token) })}`;
+      const signature = sign(null, Buffer.from(input, 'ascii'), pair.privateKey).toString('base64url');
+      return { workload: ED25519, method: 'GET', path: '/orders/7', headers: [dpopAuth(token), dpopHeader(`${input}.${signature}`)] };
+    };
+    for (const answer of await both(hg, make)) expect([answer.status, answer.reason]).toEqual([status, reason]);
   });
 
   it('an ES256 proof whose signature is DER-encoded (not JWS r||s) is dpop_proof_invalid', async () => {

@@ -31,6 +31,7 @@ import { keyPair, type ProofKeyPair } from '../../unit/dpop/proofs.js';
 
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 const NONCED = 'spiffe://cluster.local/ns/shop/sa/billing';
+const NO_TOKEN_REPLAY = 'spiffe://cluster.local/ns/shop/sa/no-token-replay';
 const ALGS = 'ES256 EdDSA PS256 RS256';
 const REPLAYED_CHALLENGE = (realm: string) =>
   `Bearer realm="${realm}", DPoP realm="${realm}", algs="${ALGS}", error="invalid_dpop_proof", error_description="the DPoP proof was already used"`;
@@ -46,6 +47,7 @@ function documentFor(replay: Record<string, unknown>, secretFile: string): Recor
     workloads: [
       { id: ORDERS, dpop: { mode: 'allowed' }, trustForwardedClientCert: true },
       { id: NONCED, dpop: { mode: 'required', nonce: { required: true, secretFile } } },
+      { id: NO_TOKEN_REPLAY, replay: 'off', dpop: { mode: 'required' } },
     ],
     replay,
     logging: { level: 'info', allowSampleRate: 0 },
@@ -99,6 +101,14 @@ describe('one replica, memory store', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? viaGrpc : viaHttp)(hg, request(ORDERS, token, proof))));
     expect(answers.filter((answer) => answer.allowed)).toHaveLength(1);
     expect(new Set(answers.filter((answer) => !answer.allowed).map(outcome))).toEqual(new Set(['401 dpop_proof_replayed']));
+  });
+
+  it('with replay: off for tokens, proofs are still single-use (and a token without jti is fine)', async () => {
+    const token = await mintAccessToken(idpKey, { workload: NO_TOKEN_REPLAY, jkt: pair.jkt, claims: { jti: undefined } });
+    const proof = proofFor(pair, { token });
+    expect(outcome(await viaGrpc(hg, request(NO_TOKEN_REPLAY, token, proof)))).toBe('allowed');
+    expect(outcome(await viaHttp(hg, request(NO_TOKEN_REPLAY, token, proof)))).toBe('401 dpop_proof_replayed');
+    expect(outcome(await viaHttp(hg, request(NO_TOKEN_REPLAY, token, proofFor(pair, { token }))))).toBe('allowed');
   });
 
   it('the first presentation over HTTP also records the jti for gRPC', async () => {
