@@ -178,6 +178,26 @@ describe('each RFC 9449 §4.3 check failing alone: dpop_proof_invalid through gR
   });
 });
 
+describe('a proof key already seen (cached after a good proof) is still checked in full', () => {
+  it.each([
+    ['jwk with the private member d', { jwk: { ...keyPairPublic(), d: 'AAAA' } }, 'jwk'],
+    ['jwk use enc', { jwk: { ...keyPairPublic(), use: 'enc' } }, 'jwk'],
+    ['jwk alg ES384', { jwk: { ...keyPairPublic(), alg: 'ES384' } }, 'jwk'],
+  ])('%s', async (_name, header, check) => {
+    expect((await viaGrpc(hg, await dpopRequest((t) => [proofFor(pair, { token: t })]))).status).toBe(200);
+    for (const send of [viaGrpc, viaHttp]) {
+      const { line } = await decisionLineOf(hg, async () => send(hg, await dpopRequest((t) => [proofFor(pair, { token: t, header })])), (answer) =>
+        expectDenied(answer, 'dpop_proof_invalid', invalidChallenge(ALLOWED)),
+      );
+      expect(String(line.detail)).toMatch(new RegExp(`^DPoP proof ${check}: `));
+    }
+  });
+});
+
+function keyPairPublic(): JWK {
+  return { ...keyPair('ES256').publicJwk };
+}
+
 interface AcceptedCase {
   readonly name: string;
   readonly make: () => Promise<Req>;
