@@ -37,6 +37,8 @@ export interface Req {
   readonly headers: readonly (readonly [string, string])[];
   /** The mTLS caller (gRPC source.principal; x-forwarded-client-cert in HTTP mode). */
   readonly source?: string;
+  /** The caller's certificate, URL-encoded PEM (gRPC source.certificate; XFCC Cert in HTTP mode). */
+  readonly certificate?: string;
   /** HTTP mode only: leave out x-forwarded-proto (Envoy forwards it only when allowed_headers lists it). */
   readonly noForwardedProto?: boolean;
 }
@@ -89,6 +91,7 @@ export async function viaGrpc(hg: DpopHopguard, req: Req): Promise<Answer> {
       scheme: req.scheme ?? 'https',
       rawHeaders: req.headers,
       ...(req.source === undefined ? {} : { sourcePrincipal: req.source }),
+      ...(req.certificate === undefined ? {} : { sourceCertificate: req.certificate }),
     }),
   );
   const view = readCheckResponse(raw);
@@ -109,7 +112,10 @@ export function viaHttp(hg: DpopHopguard, req: Req): Promise<Answer> {
   const lines: [string, string][] = [['host', req.host ?? HOST], ['x-hopguard-workload', req.workload]];
   if (req.noForwardedProto !== true) lines.push(['x-forwarded-proto', req.scheme ?? 'https']);
   // HTTP mode has no mTLS peer: Envoy's x-forwarded-client-cert names the caller (the workload must trust it).
-  if (req.source !== undefined) lines.push(['x-forwarded-client-cert', `By=${req.workload};URI=${req.source}`]);
+  if (req.source !== undefined) {
+    const cert = req.certificate === undefined ? '' : `;Cert="${req.certificate}"`;
+    lines.push(['x-forwarded-client-cert', `By=${req.workload}${cert};URI=${req.source}`]);
+  }
   lines.push(...req.headers.map(([name, value]) => [name, value] as [string, string]));
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest({ host, port: Number(port), method: req.method, path: req.path, headers: lines.flat() }, (response) => {

@@ -31,6 +31,7 @@ import {
   type DpopHopguard,
   type Req,
 } from '../../helpers/dpop.js';
+import { createWorkloadCertificate, opensslAvailable } from '../../helpers/certs.js';
 import { envoyCheckRequest, readCheckResponse } from '../../helpers/envoy-client.js';
 import { generateTestKey, jwksOf, type TestKey } from '../../helpers/keys.js';
 import { scrape } from '../ops/fixture.js';
@@ -349,5 +350,26 @@ describe('a client reuses its DPoP access token with a fresh proof per request (
     const request: Req = { workload: ALLOWED, ...GET, headers: [bearerAuth(token)] };
     expect((await viaGrpc(hg, request)).status).toBe(200);
     expect(status(await viaHttp(hg, request))).toEqual({ transport: 'http', status: 401, reason: 'replayed' });
+  });
+});
+
+describe.skipIf(!opensslAvailable())('a token bound to a key (cnf.jkt) and to a certificate (cnf x5t#S256)', () => {
+  it('needs both: the proof for jkt (dpop step) and the caller certificate for x5t#S256 (caller step)', async () => {
+    const frontend = createWorkloadCertificate(FRONTEND);
+    const other = createWorkloadCertificate(FRONTEND);
+    const token = await mintAccessToken(idpKey, { workload: ALLOWED, claims: { cnf: { jkt: pair.jkt, 'x5t#S256': frontend.thumbprint } } });
+    const withCert = (certificate: string | undefined, proof: boolean): Req => ({
+      workload: ALLOWED,
+      ...GET,
+      source: FRONTEND,
+      ...(certificate === undefined ? {} : { certificate }),
+      headers: proof ? [dpopAuth(token), dpopHeader(proofFor(pair, { token }))] : [dpopAuth(token)],
+    });
+    for (const send of [viaGrpc, viaHttp]) {
+      expect(status(await send(hg, withCert(frontend.urlEncodedPem, true)))).toMatchObject({ status: 200, reason: '' });
+      expect(status(await send(hg, withCert(other.urlEncodedPem, true)))).toMatchObject({ status: 401, reason: 'binding_mismatch' });
+      expect(status(await send(hg, withCert(undefined, true)))).toMatchObject({ status: 401, reason: 'binding_mismatch' });
+      expect(status(await send(hg, withCert(frontend.urlEncodedPem, false)))).toMatchObject({ status: 401, reason: 'dpop_proof_invalid' });
+    }
   });
 });
