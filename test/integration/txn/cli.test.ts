@@ -16,6 +16,7 @@ import { BUILD_TIMEOUT_MS, CLI, ensureBuilt, ROOT } from '../ops/cli-process.js'
 const TTS = 'https://tts.cluster.local';
 const ORDERS = 'spiffe://cluster.local/ns/shop/sa/orders';
 const GATEWAY = 'apigateway.cluster.local';
+const EITHER = 'spiffe://cluster.local/ns/shop/sa/either';
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -37,7 +38,11 @@ beforeAll(async () => {
   const document = {
     listen: { grpc: '127.0.0.1:0' },
     issuers: [{ issuer: TTS, jwks: jwksOf(ttsKey), algorithms: ['ES256'], profile: 'txn-token', trustDomain: 'cluster.local' }],
-    workloads: [{ id: ORDERS, tokens: [{ header: 'txn-token' }], replay: 'off', claims: { 'rctx.req_wl': { equals: GATEWAY } } }],
+    workloads: [
+      { id: ORDERS, tokens: [{ header: 'txn-token' }], replay: 'off', claims: { 'rctx.req_wl': { equals: GATEWAY } } },
+      // Reads an access token or a Transaction Token.
+      { id: EITHER, tokens: [{ header: 'authorization', scheme: 'Bearer' }, { header: 'txn-token' }], replay: 'off' },
+    ],
   };
   configPath = join(dir, 'hopguard.yaml');
   writeFileSync(configPath, JSON.stringify(document, null, 2));
@@ -82,6 +87,18 @@ describe('hopguard explain --header txn-token:T', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('DENY token_missing');
   });
+});
+
+describe('a workload reading both authorization and txn-token', () => {
+  it('--token always goes as authorization: Bearer, so --header txn-token:T alone is "a token in two places"; --header authorization: (empty) sends only the txn-token', async () => {
+    const token = txnToken(`txn-${randomUUID()}`, GATEWAY);
+    const twice = await run(['explain', '--config', configPath, '--token', token, '--workload', EITHER, '--header', `txn-token:${token}`]);
+    expect(twice.code).toBe(1);
+    expect(twice.stdout).toContain('DENY token_malformed');
+    expect(twice.stdout).toContain('a token in two places');
+    const only = await run(['explain', '--config', configPath, '--token', token, '--workload', EITHER, '--header', `txn-token:${token}`, '--header', 'authorization:']);
+    expect(only.code).toBe(0);
+  }, 60_000);
 });
 
 describe('hopguard check --header txn-token:T', () => {
