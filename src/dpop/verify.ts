@@ -103,6 +103,8 @@ function sameString(a: string, b: string): boolean {
 
 /** The one proof among the header values, or why there is not exactly one. */
 function oneProof(values: readonly string[] | undefined): { ok: true; proof: string } | DpopProofRejected {
+  // RFC 9449 §4.3 check 1 counts header fields: two lines are two, even when one is empty.
+  if ((values ?? []).length > 1) return invalid('count', 'more than one dpop header');
   const present = (values ?? []).map((value) => value.trim()).filter((value) => value !== '');
   if (present.length === 0) return invalid('count', 'no DPoP proof (dpop header)');
   // Envoy joins repeated headers with a comma, which a compact JWS never holds.
