@@ -489,7 +489,7 @@ describe('Envoy configs are strict envoy.config.bootstrap.v3.Bootstrap documents
     expect(hopguard.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value).toBe(9191);
   });
 
-  it('front proxy: HTTP mode names the workload in x-hopguard-workload and forwards only the token', () => {
+  it('front proxy: HTTP mode names the workload in x-hopguard-workload and forwards only what the decision reads', () => {
     const config = readYaml('envoy/front-proxy.yaml') as Node;
     const extAuthz = extAuthzOf(config);
     expect(extAuthz.grpc_service).toBeUndefined();
@@ -497,7 +497,10 @@ describe('Envoy configs are strict envoy.config.bootstrap.v3.Bootstrap documents
     expect(extAuthz.http_service.authorization_request.headers_to_add).toEqual([
       { key: 'x-hopguard-workload', value: 'spiffe://cluster.local/ns/shop/sa/orders' },
     ]);
-    expect(extAuthz.allowed_headers).toEqual({ patterns: [{ exact: 'authorization' }] });
+    expect(extAuthz.allowed_headers).toEqual({
+      patterns: [{ exact: 'authorization' }, { exact: 'dpop' }, { exact: 'txn-token' }, { exact: 'x-forwarded-proto' }],
+    });
+    expect(extAuthz.http_service.authorization_response.allowed_client_headers.patterns).toContainEqual({ exact: 'dpop-nonce' });
     expect(extAuthz.http_service.authorization_response.allowed_upstream_headers).toEqual({ patterns: [{ prefix: 'x-hopguard-' }] });
     expect(clusterOf(config, 'hopguard_http').health_checks[0].http_health_check).toEqual({ path: '/readyz' });
   });
