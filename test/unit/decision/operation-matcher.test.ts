@@ -379,6 +379,68 @@ describe('compileOperations: methods, first match wins', () => {
   });
 });
 
+describe('a strict operation cannot be stepped past to a lenient one (advisory shapes)', () => {
+  // Operation 0 is strict, operation 1 lets everything else through: every spelling of /admin
+  // must either be refused by the normaliser (path_invalid) or land on operation 0.
+  const matcher = compileOperations([
+    { methods: null, paths: [pattern('/admin'), pattern('/admin/**')] },
+    { methods: null, paths: [pattern('/**')] },
+  ]);
+  const decide = (raw: string): string => {
+    const normalised = normalisePath(raw);
+    if (!normalised.ok) return 'path_invalid';
+    return `operation ${matcher.match('GET', normalised.path)!.index}`;
+  };
+
+  it.each([
+    ['/admin', 'operation 0'],
+    ['/admin/', 'operation 0'],
+    ['/admin/users', 'operation 0'],
+    ['//admin', 'operation 0'],
+    ['///admin//users', 'operation 0'],
+    ['/./admin', 'operation 0'],
+    ['/admin/.', 'operation 0'],
+    ['/public/../admin', 'operation 0'],
+    ['/public/%2e%2e/admin', 'operation 0'],
+    ['/public/%2E%2E/admin', 'operation 0'],
+    ['/public/.%2e/admin', 'operation 0'],
+    ['/public//../admin', 'operation 0'],
+    ['/%61dmin', 'operation 0'],
+    ['/adm%69n', 'operation 0'],
+    ['/%61%64%6d%69%6e/users', 'operation 0'],
+    ['/admin#', 'operation 0'],
+    ['/admin?x=/public', 'operation 0'],
+    ['/public#/../admin', 'operation 1'],
+    ['/public/..%2Fadmin', 'path_invalid'],
+    ['/public/..%2fadmin', 'path_invalid'],
+    ['/public/..%5Cadmin', 'path_invalid'],
+    ['/public/..%5cadmin', 'path_invalid'],
+    ['/public\\..\\admin', 'path_invalid'],
+    ['/%2Fadmin', 'path_invalid'],
+    ['/admin%00', 'path_invalid'],
+    ['/admin%00/x', 'path_invalid'],
+    ['/../admin', 'path_invalid'],
+    ['/public/../../admin', 'path_invalid'],
+    ['admin', 'path_invalid'],
+    ['/admin%', 'path_invalid'],
+    ['/admin%2', 'path_invalid'],
+    ['/%zzadmin', 'path_invalid'],
+    ['/public', 'operation 1'],
+    ['/administrator', 'operation 1'],
+    ['/%2561dmin', 'operation 1'],
+  ])('%j: %s', (raw, expected) => {
+    expect(decide(raw)).toBe(expected);
+  });
+
+  it('documented limits: case and path parameters are compared as they are', () => {
+    // Like Istio: matching is case-sensitive, and `;` starts no path parameter (RFC 3986 has none).
+    // An upstream that folds case or strips `;params` (Tomcat) must be configured accordingly.
+    expect(decide('/Admin')).toBe('operation 1');
+    expect(decide('/admin;x=1')).toBe('operation 1');
+    expect(decide('/admin;x=1/users')).toBe('operation 1');
+  });
+});
+
 describe('isValidMethod', () => {
   it.each(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'M-SEARCH', 'X_Y', 'A1', "!#$%&'*+-.^_`|~"])(
     '%j is valid',
