@@ -16,7 +16,7 @@ export interface FoundToken {
 }
 
 type ExtractionFailure = Rejection<'token_missing' | 'token_malformed' | 'token_too_large'>;
-type Extraction = { readonly ok: true; readonly found: FoundToken } | ExtractionFailure;
+export type Extraction = { readonly ok: true; readonly found: FoundToken } | ExtractionFailure;
 /** One location's answer: nothing there, one token, or a refusal. */
 type LocationResult = null | FoundToken | ExtractionFailure;
 

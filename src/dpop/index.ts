@@ -33,4 +33,3 @@ export { DPOP_REPLAY_ISSUER_PREFIX, dpopReplayRecord } from './replay.js';
 export { dpopGate, splitConfirmation, type ConfirmationSplit, type DpopGate, type PresentedScheme } from './binding.js';
 export { HEADER_DPOP, HEADER_DPOP_JKT, HEADER_DPOP_NONCE, dpopChallenge, dpopDenialHeaders } from './challenge.js';
 export { DPOP_PROOF_OUTCOMES, checkDpop, type DpopProofOutcome, type DpopStepInput, type DpopStepResult } from './step.js';
-export { extractAuthorization, type AuthorizationResult } from './authorization.js';

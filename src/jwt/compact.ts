@@ -24,7 +24,6 @@ export const MAX_JSON_DEPTH = 64;
  * gives for size.
  */
 export const OVERSIZE_HEADER_VALUE = 'Bearer hopguard-oversize-header';
-const BEARER = /^bearer$/i;
 
 /** Every non-empty comma-separated credential in the values, trimmed; one value without a comma (the usual case) allocates no intermediate arrays. */
 export function credentialsIn(values: readonly string[]): string[] {
@@ -33,34 +32,6 @@ export function credentialsIn(values: readonly string[]): string[] {
     return only === '' ? [] : [only];
   }
   return values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '');
-}
-
-/**
- * Finds exactly one bearer token among the authorization header values. Envoy joins repeated
- * headers with a comma, and a compact JWS never contains one, so a comma means two credentials.
- */
-export function extractBearer(
-  values: readonly string[] | undefined,
-  maxTokenBytes: number,
-): { readonly ok: true; readonly token: string } | Rejection<'token_missing' | 'token_malformed' | 'token_too_large'> {
-  if (values === undefined || values.length === 0) return { ok: false, reason: 'token_missing', detail: 'no authorization header' };
-  if (values.includes(OVERSIZE_HEADER_VALUE)) {
-    return { ok: false, reason: 'token_too_large', detail: 'authorization header over maxHeaderBytes, or too many headers' };
-  }
-  const credentials = credentialsIn(values);
-  const bearers = credentials.filter((credential) => BEARER.test(credential.split(/[ \t]/, 1)[0] ?? ''));
-  if (bearers.length === 0) return { ok: false, reason: 'token_missing', detail: 'no Bearer credential' };
-  if (credentials.length > 1) {
-    return { ok: false, reason: 'token_malformed', detail: `${credentials.length} credentials in authorization` };
-  }
-  const token = (bearers[0] as string).slice('bearer'.length).trim();
-  if (token === '') return { ok: false, reason: 'token_malformed', detail: 'empty Bearer credential' };
-  // Bytes, not UTF-16 units: the limit is documented in bytes.
-  const bytes = Buffer.byteLength(token, 'utf8');
-  if (bytes > maxTokenBytes) {
-    return { ok: false, reason: 'token_too_large', detail: `${bytes} bytes, limit ${maxTokenBytes}` };
-  }
-  return { ok: true, token };
 }
 
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

@@ -13,7 +13,8 @@ import { loadConfigObject, loadConfigText } from '../../src/config/load.js';
 import type { HopguardConfig } from '../../src/config/types.js';
 import { createPipeline, type Pipeline } from '../../src/decision/pipeline.js';
 import { isReasonCode } from '../../src/decision/reasons.js';
-import { decodeJsonObject, extractBearer, MAX_JSON_DEPTH, parseCompact, parseCompactJws } from '../../src/jwt/compact.js';
+import { decodeJsonObject, MAX_JSON_DEPTH, parseCompact, parseCompactJws } from '../../src/jwt/compact.js';
+import { extractAuthorization } from '../helpers/authorization.js';
 import { createKeySetRegistry, type KeySetRegistry } from '../../src/jwt/keysets/index.js';
 import { createJoseSignatureVerifier } from '../../src/jwt/signature.js';
 import { callerFromXfcc, formatXfcc, parseXfcc, MAX_XFCC_ELEMENTS } from '../../src/identity/xfcc.js';
@@ -63,9 +64,9 @@ const CALLER = 'spiffe://fuzz.test/ns/default/sa/caller';
 const LIMITS = { maxHeaders: 16, maxHeaderBytes: 4096 };
 
 describe('token pre-parser and header extraction', () => {
-  it('extractBearer: any header values give a token within the limit or a token reason', () => {
-    checkProperty('extractBearer', [fc.array(fc.oneof(tokenish(200), anyString(200)), { maxLength: 4 }), fc.integer({ min: 1, max: 300 })], (values, max) => {
-      const result = extractBearer(values, max);
+  it('the token extractor: any authorization values give a token within the limit or a token reason', () => {
+    checkProperty('extractToken/authorization', [fc.array(fc.oneof(tokenish(200), anyString(200)), { maxLength: 4 }), fc.integer({ min: 1, max: 300 }), fc.boolean()], (values, max, dpop) => {
+      const result = extractAuthorization(values, max, dpop);
       if (result.ok) {
         expect(Buffer.byteLength(result.token)).toBeLessThanOrEqual(max);
         expect(result.token).not.toContain(',');

@@ -14,7 +14,8 @@ import { loadConfigFile, loadConfigObject } from '../../src/config/load.js';
 import type { HopguardConfig } from '../../src/config/types.js';
 import { createPipeline } from '../../src/decision/pipeline.js';
 import { MAX_XFCC_ELEMENTS, MAX_XFCC_LENGTH, parseXfcc } from '../../src/identity/xfcc.js';
-import { extractBearer, MAX_KID_LENGTH, OVERSIZE_HEADER_VALUE as COMPACT_OVERSIZE } from '../../src/jwt/compact.js';
+import { MAX_KID_LENGTH, OVERSIZE_HEADER_VALUE as COMPACT_OVERSIZE } from '../../src/jwt/compact.js';
+import { extractAuthorization } from '../helpers/authorization.js';
 import { createIssuerKeySet, DEFAULT_JWKS_CACHE } from '../../src/jwt/keysets/index.js';
 import { MAX_KEYS_PER_SET } from '../../src/jwt/keysets/defaults.js';
 import { createCachingSignatureVerifier } from '../../src/jwt/signature-cache.js';
@@ -67,10 +68,10 @@ describe('resource bounds', () => {
   it('token bytes: 8 KiB by default, one byte more is token_too_large; the config caps it at 1 MiB', () => {
     const defaults = configOf({ issuers: [{ issuer: ISSUER, jwks: jwksOf(key), algorithms: ['ES256'] }], workloads: [{ id: WORKLOAD }] });
     expect(defaults.limits.maxTokenBytes).toBe(8 * 1024);
-    expect(extractBearer([`Bearer ${'a'.repeat(8192)}`], 8192)).toMatchObject({ ok: true });
-    expect(extractBearer([`Bearer ${'a'.repeat(8193)}`], 8192)).toMatchObject({ ok: false, reason: 'token_too_large' });
+    expect(extractAuthorization([`Bearer ${'a'.repeat(8192)}`], 8192)).toMatchObject({ ok: true });
+    expect(extractAuthorization([`Bearer ${'a'.repeat(8193)}`], 8192)).toMatchObject({ ok: false, reason: 'token_too_large' });
     // Counted in bytes: 4097 two-byte characters are 8194 bytes.
-    expect(extractBearer([`Bearer ${'é'.repeat(4097)}`], 8192)).toMatchObject({ ok: false, reason: 'token_too_large' });
+    expect(extractAuthorization([`Bearer ${'é'.repeat(4097)}`], 8192)).toMatchObject({ ok: false, reason: 'token_too_large' });
     const tooHigh = loadConfigObject({ issuers: [{ issuer: ISSUER, jwks: jwksOf(key), algorithms: ['ES256'] }], workloads: [{ id: WORKLOAD }], limits: { maxTokenBytes: 1024 * 1024 + 1 } });
     expect(tooHigh).toMatchObject({ ok: false, errors: [expect.stringMatching(/^limits\.maxTokenBytes: /)] });
   });

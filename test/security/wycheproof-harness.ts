@@ -15,7 +15,8 @@ import type { IssuerConfig } from '../../src/config/types.js';
 import { isAllowedAlgorithm } from '../../src/decision/algorithms.js';
 import type { ReasonCode } from '../../src/decision/reasons.js';
 import type { SignatureOutcome, SignatureVerifier } from '../../src/decision/types.js';
-import { extractBearer, parseCompactJws } from '../../src/jwt/compact.js';
+import { parseCompactJws } from '../../src/jwt/compact.js';
+import { extractAuthorization } from '../helpers/authorization.js';
 import { createIssuerKeySet, type ManagedKeySet } from '../../src/jwt/keysets/index.js';
 import { createSignatureVerifier, type KeySetLookup } from '../../src/jwt/signature.js';
 
@@ -115,7 +116,7 @@ export async function signatureLayer(
   async function outcomeOf(jws: unknown): Promise<{ readonly token: string; readonly outcome: LayerOutcome; readonly fromVerifier?: true }> {
     // JSON serialization arrives as a string (or object) that is not compact: the guards refuse it.
     const text = typeof jws === 'string' ? jws : JSON.stringify(jws);
-    const extracted = extractBearer([`Bearer ${text}`], 8 * 1024);
+    const extracted = extractAuthorization([`Bearer ${text}`], 8 * 1024);
     if (!extracted.ok) return { token: text, outcome: extracted };
     const parsed = parseCompactJws(extracted.token);
     if (!parsed.ok) return { token: text, outcome: parsed };

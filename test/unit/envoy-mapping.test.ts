@@ -5,7 +5,7 @@ import type { JsonValue } from '../../src/decision/types.js';
 import { OVERSIZE_PATH } from '../../src/decision/types.js';
 import { checkInputFrom, DECISION_HEADERS, OVERSIZE_HEADER_VALUE } from '../../src/transport/envoy-request.js';
 import { checkResponseFrom, jsonFromProtoStruct, structFrom } from '../../src/transport/envoy-response.js';
-import { extractBearer } from '../../src/jwt/compact.js';
+import { extractAuthorization } from '../helpers/authorization.js';
 import { allowDecision, denyDecision, ORDERS } from '../conformance/decisions.js';
 
 const LIMITS = { maxHeaders: 10, maxHeaderBytes: 1024 };
@@ -68,7 +68,7 @@ describe('checkInputFrom', () => {
       LIMITS,
     );
     expect(input.headers.get('authorization')).toEqual(['Bearer one', 'Bearer two']);
-    expect(extractBearer(input.headers.get('authorization'), 8192)).toMatchObject({ ok: false, reason: 'token_malformed' });
+    expect(extractAuthorization(input.headers.get('authorization'), 8192)).toMatchObject({ ok: false, reason: 'token_malformed' });
   });
 
   it('reads context extensions and peers, with empty strings for what is absent', () => {
@@ -127,7 +127,7 @@ describe('checkInputFrom', () => {
   it('never lets an oversize authorization value through the token extractor', () => {
     const input = checkInputFrom(withHttp({ headers: { authorization: 'Bearer ' + 'a'.repeat(5000) } }), LIMITS);
     expect(input.headers.get('authorization')).toEqual([OVERSIZE_HEADER_VALUE]);
-    const extracted = extractBearer(input.headers.get('authorization'), 8192);
+    const extracted = extractAuthorization(input.headers.get('authorization'), 8192);
     // Whatever the pipeline reports, it is a refusal: a marker token is not a JWS.
     expect(extracted.ok === false || extracted.token.split('.').length !== 3).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OVERSIZE_HEADER_VALUE } from '../../../src/jwt/compact.js';
-import { DPOP_OFF, checkDpop, extractAuthorization, issueNonce, type DpopStepInput } from '../../../src/dpop/index.js';
+import { DPOP_OFF, checkDpop, issueNonce, type DpopStepInput } from '../../../src/dpop/index.js';
+import { extractAuthorization } from '../../helpers/authorization.js';
 import { ACCESS_TOKEN, NOW_MS, PATH, handProof, keyPair, policy } from './proofs.js';
 
 const WORKLOAD = 'spiffe://cluster.local/ns/shop/sa/orders';
