@@ -161,6 +161,19 @@ export function createCachingSignatureVerifier(
     return lookup.ok && lookup.keyId === entry.keyId;
   }
 
+  /** A bad signature seen recently for this token, or null (an expired record is dropped). */
+  function rememberedFailure(digest: string, now: number): SignatureOutcome | null {
+    if (negative === null) return null;
+    const bad = negative.get(digest);
+    if (bad === undefined) return null;
+    if (now < bad.expiresAtMs) {
+      negativeHits += 1;
+      return bad.outcome;
+    }
+    negative.delete(digest);
+    return null;
+  }
+
   /**
    * The outcome `verify` would give, when it needs no await: null hands over to `verify`, before
    * anything was counted or remembered (an expired or stale entry may already have been dropped,
@@ -181,16 +194,8 @@ export function createCachingSignatureVerifier(
       }
       verified.delete(digest);
     }
-    if (negative !== null) {
-      const bad = negative.get(digest);
-      if (bad !== undefined) {
-        if (now < bad.expiresAtMs) {
-          negativeHits += 1;
-          return bad.outcome;
-        }
-        negative.delete(digest);
-      }
-    }
+    const failed = rememberedFailure(digest, now);
+    if (failed !== null) return failed;
     if (inner.verifySync === undefined || pending.has(digest)) return null;
     const outcome = inner.verifySync(token, header, issuer, nowMs);
     if (outcome === null) return null;
@@ -230,16 +235,8 @@ export function createCachingSignatureVerifier(
         }
         verified.delete(digest);
       }
-      if (negative !== null) {
-        const bad = negative.get(digest);
-        if (bad !== undefined) {
-          if (now < bad.expiresAtMs) {
-            negativeHits += 1;
-            return bad.outcome;
-          }
-          negative.delete(digest);
-        }
-      }
+      const failed = rememberedFailure(digest, now);
+      if (failed !== null) return failed;
 
       misses += 1;
       const inFlight = pending.get(digest);
