@@ -13,9 +13,7 @@ import { ALLOW_PUBLIC, CheckState, Denial, type PipelineEnv, type StepVerdict } 
 import { createTokenShapes } from './token-shapes.js';
 import type { CheckInput, Clock, Decision, ReplayStore, SignatureVerifier } from './types.js';
 
-export { HEADER_ISS, HEADER_SHADOW_REASON, HEADER_SUB, HEADER_WORKLOAD } from './allow.js';
 export { WORKLOAD_EXTENSION } from './steps/workload.js';
-export { shortTokenHash } from './token-shapes.js';
 
 export interface PipelineDeps {
   readonly config: HopguardConfig;
